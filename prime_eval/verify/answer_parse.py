@@ -1,0 +1,187 @@
+"""The structure of a normalized answer: sets, tuples, intervals, unions, matrices, relations, choices, text,
+or a single scalar expression. Pure string work; values are compared in ``math_compare.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_OPEN = "([{"
+_CLOSE = ")]}"
+_RELATION = re.compile(r"(\\le |\\ge |\\ne |<=|>=|!=|=|<|>|\\lt|\\gt)")
+_REL_CANON = {"<=": "\\le ", ">=": "\\ge ", "!=": "\\ne ", "\\lt": "<", "\\gt": ">"}
+_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
+_PRED_CHOICE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^\(?([A-E])\)?$")
+_TEXT_RUN = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
+_WORD_SEP = re.compile(r"\s+(?:and|or)\s+|\s*;\s*")
+_PM = "\\pm"
+
+
+@dataclass(frozen=True)
+class Scalar:
+    latex: str
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    letter: str
+
+
+@dataclass(frozen=True)
+class Seq:
+    """``kind`` is "set" (``\\{..\\}``, unordered), "list" (bare ``a, b``: unordered multi-answer) or "bracket"
+    (``(a, b)``, ``[a, b)``: ordered; the bracket characters are part of the value, so ``(1,2)`` is not ``[1,2]``)."""
+
+    kind: str
+    items: tuple
+    open: str = ""
+    close: str = ""
+
+
+@dataclass(frozen=True)
+class Union:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rows: tuple  # of tuples of answers
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``a = b``, ``x \\le 3``, ``1 < x < 2``: the parts and the operators between them."""
+
+    parts: tuple
+    ops: tuple
+
+
+Answer = Scalar | Text | Choice | Seq | Union | Matrix | Relation
+
+
+def split_top(s: str, seps: tuple[str, ...]) -> list[str]:
+    """Split on any separator that is not inside brackets (``\\{``/``\\}`` count as brackets)."""
+    parts, depth, start, i = [], 0, 0, 0
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\" and i + 1 < n and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if c in _OPEN:
+            depth += 1
+        elif c in _CLOSE:
+            depth -= 1
+        elif depth == 0:
+            for sep in seps:
+                if s.startswith(sep, i) and not (sep[-1].isalpha() and i + len(sep) < n and s[i + len(sep)].isalpha()):
+                    parts.append(s[start:i])
+                    i += len(sep)
+                    start = i
+                    break
+            else:
+                i += 1
+                continue
+            continue
+        i += 1
+    parts.append(s[start:])
+    return parts
+
+
+def _enclosed(s: str) -> tuple[str, str, str] | None:
+    """(open, inner, close) when the whole string is one bracketed group."""
+    if s.startswith("\\{") and s.endswith("\\}"):
+        inner = s[2:-2]
+        return ("\\{", inner, "\\}") if _balanced(inner) else None
+    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
+        inner = s[1:-1]
+        return (s[0], inner, s[-1]) if _balanced(inner) else None
+    return None
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
+            depth += 1 if s[i + 1] == "{" else -1
+            i += 2
+            continue
+        if c in _OPEN:
+            depth += 1
+        elif c in _CLOSE:
+            depth -= 1
+        if depth < 0:
+            return False
+        i += 1
+    return depth == 0
+
+
+def parse_answer(s: str) -> Answer:
+    s = s.strip()
+    if _CHOICE.match(s):
+        return Choice(_CHOICE.match(s).group(1).upper())
+    unions = split_top(s, ("\\cup",))
+    if len(unions) > 1:
+        return Union(tuple(parse_answer(p) for p in unions))
+    if s.startswith("\\begin{pmatrix}") and s.endswith("\\end{pmatrix}"):
+        body = s[len("\\begin{pmatrix}") : -len("\\end{pmatrix}")]
+        rows = [r for r in body.split("\\\\") if r.strip()]
+        return Matrix(tuple(tuple(parse_answer(c) for c in r.split("&")) for r in rows))
+    items = split_top(s, (",", ";"))
+    if len(items) == 1:
+        items = [p for p in _WORD_SEP.split(s) if p.strip()] if _WORD_SEP.search(s) else items
+    if len(items) > 1:
+        return Seq("list", tuple(parse_answer(p) for p in items if p.strip()))
+    enclosed = _enclosed(s)
+    if enclosed:
+        open_, inner, close = enclosed
+        inner_items = split_top(inner, (",",))
+        if open_ == "\\{":
+            return Seq("set", tuple(parse_answer(p) for p in inner_items if p.strip()))
+        if len(inner_items) > 1:
+            return Seq("bracket", tuple(parse_answer(p) for p in inner_items), open_, close)
+        if open_ == "(" and close == ")":
+            return parse_answer(inner)
+    relation = _parse_relation(s)
+    if relation:
+        return relation
+    if _PM in s:
+        head, _, tail = s.partition(_PM)
+        if tail.strip():
+            base = head.strip() or "0"
+            return Seq("set", (Scalar(f"{base}+({tail.strip()})"), Scalar(f"{base}-({tail.strip()})")))
+    if _TEXT_RUN.search(s):
+        return Text(" ".join(s.lower().split()))
+    return Scalar(s)
+
+
+def _parse_relation(s: str) -> Relation | None:
+    pieces = _RELATION.split(s)
+    if len(pieces) < 3:
+        return None
+    parts, ops = [], []
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            ops.append(_REL_CANON.get(piece, piece))
+        else:
+            if not piece.strip():
+                return None
+            parts.append(parse_answer(piece))
+    if any(not _balanced(p) for p in pieces[::2]):
+        return None
+    return Relation(tuple(parts), tuple(ops))
+
+
+def predicted_choice(s: str) -> str | None:
+    """The option letter of a response to a multiple-choice question: "C", "(C)", "(C) 12"."""
+    m = _PRED_CHOICE.match(s.strip())
+    return (m.group(1) or m.group(2)) if m else None

@@ -1,0 +1,180 @@
+"""Finding the final answer in a whole model response (math). The only copy in prime.
+
+Every rule here is a policy with a name in ``ExtractionConfig``; docs/verifier.md lists them with their reasons.
+All scans are linear in the response length, so a 100 kB response costs microseconds per rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+# Text allowed between two boxes for them to count as one multi-part answer: "\boxed{2} and \boxed{3}".
+_BOX_JOINER = re.compile(r"^[\s$,;.]*(?:and|or|,|;)?[\s$,;.]*$", re.IGNORECASE)
+_MINERVA = re.compile(r"final answer is\s*(.+?)\s*\.?\s*I hope it is correct", re.IGNORECASE | re.DOTALL)
+_PHRASES = re.compile(r"(?:final answer is|the answer is|answers are|final answer\s*:|answer\s*:)", re.IGNORECASE)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
+_WORD = re.compile(r"(?<!\\)\b[a-zA-Z]{2,}\b")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+BARE_MAX_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ExtractionConfig:
+    """Where a final answer may come from, in priority order: boxed, answer phrase, bare answer.
+
+    ``last_number_fallback`` (off by default) takes the last number in the text when nothing else matched; it is
+    reward-hackable (a model can end every response with a list of numbers), so it is never on for training.
+    """
+
+    boxed: bool = True
+    join_adjacent_boxes: bool = True
+    answer_phrases: bool = True
+    prime_output_section: bool = True
+    bare_answer: bool = True
+    last_number_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class Extraction:
+    answer: str | None
+    source: str  # boxed | phrase | bare | last_number | none | unterminated_think
+
+
+def strip_reasoning(text: str) -> str | None:
+    """Drop ``<think>...</think>``; an unterminated reasoning block means the model never answered (``None``)."""
+    close = text.rfind(THINK_CLOSE)
+    if close >= 0:
+        return text[close + len(THINK_CLOSE) :]
+    if THINK_OPEN in text:
+        return None
+    return text
+
+
+def match_brace(text: str, open_pos: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_pos``, or -1. Escaped braces ``\\{`` do not count."""
+    depth = 0
+    i = open_pos
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def find_boxes(text: str) -> list[tuple[int, int, str]]:
+    """All ``\\boxed{...}``/``\\fbox{...}`` (and ``\\boxed 5``) as (start, end, content), in order."""
+    boxes = []
+    i = 0
+    while True:
+        starts = [(text.find(cmd, i), cmd) for cmd in _BOX_COMMANDS]
+        starts = [(p, c) for p, c in starts if p >= 0]
+        if not starts:
+            return boxes
+        pos, cmd = min(starts)
+        j = pos + len(cmd)
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            end = match_brace(text, j)
+            if end < 0:
+                return boxes  # an unclosed box is not an answer
+            boxes.append((pos, end + 1, text[j + 1 : end]))
+            i = end + 1
+        elif j > pos + len(cmd):  # "\boxed 5": one token up to whitespace or "$"
+            m = re.match(r"[^\s$]+", text[j:])
+            if m:
+                boxes.append((pos, j + m.end(), m.group(0)))
+            i = j + (m.end() if m else 0) + 1
+        else:
+            i = j
+
+
+def last_boxed(text: str, join_adjacent: bool = True) -> str | None:
+    """The last box's content; with ``join_adjacent`` the run of boxes ending there, joined by ", "."""
+    boxes = find_boxes(text)
+    if not boxes:
+        return None
+    run = [boxes[-1]]
+    if join_adjacent:
+        for prev in reversed(boxes[:-1]):
+            gap = text[prev[1] : run[0][0]]
+            if len(gap) > 12 or not _BOX_JOINER.match(gap):
+                break
+            run.insert(0, prev)
+    return ", ".join(b[2].strip() for b in run)
+
+
+def _after_phrase(text: str) -> str | None:
+    m = _MINERVA.search(text)
+    if m:
+        return _first_math_or_all(m.group(1))
+    hits = list(_PHRASES.finditer(text))
+    if not hits:
+        return None
+    rest = text[hits[-1].end() :].lstrip(" \t:")
+    rest = rest.lstrip("\n")
+    line = rest.split("\n", 1)[0] if not rest.startswith(("$$", "\\[")) else rest
+    span = _MATH_SPAN.match(line.lstrip())
+    if span:
+        return next(g for g in span.groups() if g is not None).strip()
+    end = _SENTENCE_END.search(line)
+    candidate = (line[: end.start()] if end else line).strip()
+    return candidate.rstrip(".").strip() or None
+
+
+def _first_math_or_all(s: str) -> str:
+    span = _MATH_SPAN.search(s)
+    return (next(g for g in span.groups() if g is not None) if span else s).strip()
+
+
+def _bare(text: str) -> str | None:
+    s = text.strip()
+    if not s or len(s) > BARE_MAX_CHARS or "\n" in s:
+        return None
+    inner = _MATH_SPAN.fullmatch(s)
+    if inner:
+        return next(g for g in inner.groups() if g is not None).strip()
+    if len(_WORD.findall(re.sub(r"\\[a-zA-Z]+", " ", s))) >= 3:
+        return None  # a sentence, not an answer
+    return s.rstrip(".").strip() or None
+
+
+def extract_answer(response: str, config: ExtractionConfig = ExtractionConfig()) -> Extraction:
+    text = strip_reasoning(response)
+    if text is None:
+        return Extraction(None, "unterminated_think")
+    if config.prime_output_section:
+        out = text.rfind("[OUTPUT]")
+        if out >= 0 and (config.boxed and find_boxes(text[out:]) or _PHRASES.search(text[out:])):
+            text = text[out:]
+    if config.boxed:
+        boxed = last_boxed(text, config.join_adjacent_boxes)
+        if boxed is not None and boxed.strip():
+            return Extraction(boxed.strip(), "boxed")
+    if config.answer_phrases:
+        phrase = _after_phrase(text)
+        if phrase:
+            return Extraction(phrase, "phrase")
+    if config.bare_answer:
+        bare = _bare(text)
+        if bare:
+            return Extraction(bare, "bare")
+    if config.last_number_fallback:
+        numbers = _NUMBER.findall(text)
+        if numbers:
+            return Extraction(numbers[-1].replace(",", ""), "last_number")
+    return Extraction(None, "none")

@@ -1,0 +1,150 @@
+"""String clean-up of an extracted answer before it is compared: pure, fast, no sympy.
+
+The output is still LaTeX, with one spelling per construct (``\\frac{1}{2}`` for ``\\dfrac12``), no decoration
+(``\\left``, ``\\displaystyle``, ``$``, spacing commands) and no units. Each rule is written so that it cannot turn
+two different answers into the same string: units are only cut from the *end* of an answer, text is unwrapped
+but never deleted from the middle (the Qwen harness deletes every "and"; lm-eval deletes "ft" from "\\left").
+"""
+
+from __future__ import annotations
+
+import re
+
+from .extract import find_boxes, match_brace
+
+# Units cut from the end of an answer ("5 \text{ cm}^2" -> "5"). Singular forms; a plural "s" is also accepted.
+UNIT_WORDS = frozenset(
+    """
+    cm mm km m meter metre centimeter millimeter kilometer inch in foot feet ft yard yd mile
+    second sec s minute min hour hr day week month year yr
+    gram kg mg pound lb ounce oz ton liter litre ml
+    degree deg radian rad dollar cent euro
+    unit square sq cubic mph kmh kph percent
+    point way integer student child people person page book marble coin ball
+    """.split()
+)
+_WRAPPERS = (
+    "\\text",
+    "\\textbf",
+    "\\textit",
+    "\\mathrm",
+    "\\mathbf",
+    "\\mbox",
+    "\\textrm",
+    "\\mathit",
+    "\\operatorname",
+)
+_DROP = re.compile(r"\\displaystyle|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\!|\\,|\\;|\\:|\\quad|\\qquad|\\ ")
+_SPELLINGS = [
+    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\leq?(?![a-zA-Z])|≤|\\leqslant"), r"\\le "),
+    (re.compile(r"\\geq?(?![a-zA-Z])|≥|\\geqslant"), r"\\ge "),
+    (re.compile(r"\\neq?(?![a-zA-Z])|≠"), r"\\ne "),
+    (re.compile(r"\\(?:b|v|B|V|small)?matrix"), r"pmatrix"),
+    (re.compile(r"\\infinity|∞"), r"\\infty"),
+    (re.compile(r"π"), r"\\pi "),
+    (re.compile(r"√"), r"\\sqrt"),
+    (re.compile(r"−"), "-"),
+    (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
+    (re.compile(r"\\(?:bigl?|bigr?|Bigl?|Bigr?)(?![a-zA-Z])"), ""),
+]
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
+_PERCENT = re.compile(r"\\?%|\\percent")
+_DOLLARS = re.compile(r"\\\$|\$")
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\{,\}|\\,|,\\!)\d{3})+)(?![\d])")
+_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_FRAC_HALF = re.compile(r"\\frac\s*(\d)\s*\{")
+_SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
+_SPACES = re.compile(r"\s+")
+_TRAILING_UNITS = re.compile(r"(?:\s*(?:\^\{?[23]\}?)?\s*\b([a-zA-Z]+)\b\.?(?:\^\{?[23]\}?)?)+\s*$")
+_VAR_IN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
+
+
+def unwrap_command(s: str, command: str) -> str:
+    """Replace ``\\command{x}`` by ``x`` everywhere (brace-matched, nested ok)."""
+    out = []
+    i = 0
+    while True:
+        pos = s.find(command, i)
+        if pos < 0:
+            out.append(s[i:])
+            return "".join(out)
+        j = pos + len(command)
+        if j < len(s) and s[j].isalpha():  # a longer command, e.g. \textbf when looking for \text
+            out.append(s[i:j])
+            i = j
+            continue
+        k = j
+        while k < len(s) and s[k] == " ":
+            k += 1
+        if k < len(s) and s[k] == "{":
+            end = match_brace(s, k)
+            if end > 0:
+                out.append(s[i:pos])
+                out.append(s[k + 1 : end])
+                i = end + 1
+                continue
+        out.append(s[i:j])
+        i = j
+
+
+def strip_units(s: str) -> str:
+    """Cut a trailing run of unit words, but only when something other than words is left."""
+    m = _TRAILING_UNITS.search(s)
+    if not m:
+        return s
+    words = re.findall(r"[a-zA-Z]+", m.group(0))
+    if not all(_is_unit(w) for w in words):
+        return s
+    head = s[: m.start()].rstrip()
+    if not head or not re.search(r"[\d}]", head):
+        return s
+    return head
+
+
+def _is_unit(word: str) -> bool:
+    w = word.lower()
+    return w in UNIT_WORDS or (w.endswith("s") and w[:-1] in UNIT_WORDS) or (w.endswith("es") and w[:-2] in UNIT_WORDS)
+
+
+def remove_math_delimiters(s: str) -> str:
+    s = s.strip()
+    for left, right in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+            s = s[len(left) : len(s) - len(right)].strip()
+    return s
+
+
+def normalize(answer: str, *, units: bool = True, keep_percent: bool = False) -> str:
+    """The cleaned form of an answer. Percent signs are dropped (``50\\%`` -> ``50``) unless ``keep_percent``."""
+    s = remove_math_delimiters(answer)
+    boxes = find_boxes(s)
+    if len(boxes) == 1 and boxes[0][0] == 0 and boxes[0][1] == len(s):
+        s = boxes[0][2]
+    s = s.replace("\n", " ")
+    s = _DROP.sub(" ", s)
+    for pattern, repl in _SPELLINGS:
+        s = pattern.sub(repl, s)
+    for wrapper in _WRAPPERS:
+        if wrapper in s:
+            s = unwrap_command(s, wrapper)
+    s = _DEGREES.sub("", s)
+    s = _PERCENT.sub("\\%" if keep_percent else "", s)
+    s = _DOLLARS.sub("", s)
+    s = s.replace("\\{", "\\lbrace ").replace("\\}", "\\rbrace ")  # protected from the brace clean-up below
+    s = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
+    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
+    s = _FRAC_HALF.sub(r"\\frac{\1}{", s)
+    s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    s = _VAR_IN.sub("", s)
+    s = _SPACES.sub(" ", s).strip()
+    if units:
+        s = strip_units(s)
+    s = s.rstrip(" .")
+    s = s.replace("\\lbrace ", "\\{").replace("\\rbrace ", "\\}").replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
+    return s.strip()
+
+
+def compact(s: str) -> str:
+    """The whitespace-free form used for string equality."""
+    return _SPACES.sub("", s)

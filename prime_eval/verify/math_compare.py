@@ -1,0 +1,323 @@
+"""Deciding whether two parsed answers are equal, cheapest evidence first.
+
+Order: equal strings; exact rationals; numbers evaluated by ``latex_expr`` (exact, or complex floats for
+radicals and pi); random-point evaluation for expressions with variables; sympy only when the fast subset
+cannot read one side. Structures (sets, intervals, tuples, matrices, relations) compare element by element.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import symbolic
+from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer, predicted_choice
+from .latex_expr import TooLarge, Value, compile_latex, evaluate
+from .latex_normalize import compact
+
+# Tolerance for two exact closed forms evaluated in floating point (sqrt(8) vs 2 sqrt(2)).
+FLOAT_REL_TOL = 1e-9
+_FLIP = {"<": ">", ">": "<", "\\le ": "\\ge ", "\\ge ": "\\le ", "=": "=", "\\ne ": "\\ne "}
+_INFINITIES = {"\\infty": "+", "+\\infty": "+", "-\\infty": "-", "oo": "+", "-oo": "-", "infty": "+", "-infty": "-"}
+
+
+# "204_5", "1011_{2}": digits in a base. Compared as digit strings: "54" is the value of 204_5 but not what a
+# question asking for base 5 accepts; a missing base on one side is accepted (PRIME's cleaned MATH-500 golds
+# dropped the subscripts).
+_BASE_NUMBER = re.compile(r"^([0-9A-Za-z]+)_\{?(\d+)\}?$")
+
+
+def _same_base_number(mg, mp, g: str, p: str) -> bool:
+    digits_g, base_g = (mg.group(1), mg.group(2)) if mg else (g, None)
+    digits_p, base_p = (mp.group(1), mp.group(2)) if mp else (p, None)
+    if base_g and base_p and int(base_g) != int(base_p):
+        return False
+    return digits_g.upper().lstrip("0") == digits_p.upper().lstrip("0")
+
+
+class Undecidable(Exception):
+    """Neither equal nor unequal can be shown (values too large to evaluate)."""
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    rel_tol: float = 1e-6
+    symbolic_fallback: bool = True
+    relation_vs_interval: bool = True
+    assignment_vs_value: bool = True
+    list_matches_tuple: bool = True
+
+
+class Comparer:
+    def __init__(self, config: CompareConfig):
+        self.config = config
+        self.method = "string"  # the strongest evidence used by the last equal() call
+
+    def equal(self, gold: Answer, pred: Answer) -> bool:
+        if gold == pred:
+            return True
+        if isinstance(gold, Choice):
+            return isinstance(pred, (Choice, Scalar, Text)) and _choice_of(pred) == gold.letter
+        if isinstance(gold, Relation) or isinstance(pred, Relation):
+            return self._relation(gold, pred)
+        if isinstance(gold, Union) or isinstance(pred, Union):
+            g, p = _as_union(gold), _as_union(pred)
+            return len(g.parts) == len(p.parts) and self._multiset(g.parts, p.parts)
+        if isinstance(gold, Seq) and isinstance(pred, Seq):
+            return self._seq(gold, pred)
+        if isinstance(gold, Matrix) or isinstance(pred, Matrix):
+            return self._matrix(gold, pred)
+        if isinstance(gold, Seq) or isinstance(pred, Seq):
+            # A one-element list/set equals its element ("{5}" vs "5" stays unequal: a set is not a number).
+            g, p = gold, pred
+            if isinstance(g, Seq) and g.kind == "list" and len(g.items) == 1:
+                return self.equal(g.items[0], p)
+            if isinstance(p, Seq) and p.kind == "list" and len(p.items) == 1:
+                return self.equal(g, p.items[0])
+            return False
+        if isinstance(gold, Text) or isinstance(pred, Text):
+            return _text_key(gold) == _text_key(pred)
+        if isinstance(pred, Choice):
+            return self.scalars(gold.latex, pred.letter)
+        return self.scalars(gold.latex, pred.latex)
+
+    # --- structures -------------------------------------------------------------------------------------
+    def _seq(self, g: Seq, p: Seq) -> bool:
+        if len(g.items) != len(p.items):
+            return False
+        if g.kind == "bracket" and p.kind == "bracket":
+            return g.open == p.open and g.close == p.close and self._ordered(g.items, p.items)
+        if "bracket" in (g.kind, p.kind):
+            # "(3, -1)" vs "3, -1": only a tuple in parentheses may drop its brackets, and order still counts.
+            tup = g if g.kind == "bracket" else p
+            other = p if tup is g else g
+            if not (self.config.list_matches_tuple and other.kind == "list" and (tup.open, tup.close) == ("(", ")")):
+                return False
+            return self._ordered(g.items, p.items)
+        return self._multiset(g.items, p.items)
+
+    def _ordered(self, a: tuple, b: tuple) -> bool:
+        return len(a) == len(b) and all(self.equal(x, y) for x, y in zip(a, b))
+
+    def _multiset(self, gold: tuple, pred: tuple) -> bool:
+        if len(gold) != len(pred):
+            return False
+        unused = list(pred)
+        for g in gold:
+            for k, p in enumerate(unused):
+                if self.equal(g, p):
+                    del unused[k]
+                    break
+            else:
+                return False
+        return True
+
+    def _matrix(self, g: Answer, p: Answer) -> bool:
+        gm, pm = _as_matrix(g), _as_matrix(p)
+        if gm is None or pm is None:
+            return False
+        if len(gm.rows) != len(pm.rows) or any(len(a) != len(b) for a, b in zip(gm.rows, pm.rows)):
+            return False
+        return all(self._ordered(a, b) for a, b in zip(gm.rows, pm.rows))
+
+    def _relation(self, g: Answer, p: Answer) -> bool:
+        c = self.config
+        if isinstance(g, Relation) and isinstance(p, Relation):
+            return self._relations_equal(g, p)
+        rel, other = (g, p) if isinstance(g, Relation) else (p, g)
+        if c.assignment_vs_value and _is_assignment(rel):
+            return self.equal(rel.parts[-1], other) if rel is g else self.equal(other, rel.parts[-1])
+        if c.relation_vs_interval and isinstance(other, (Seq, Union)):
+            as_interval = _relation_to_interval(rel)
+            if as_interval is not None:
+                return self.equal(as_interval, other) if rel is g else self.equal(other, as_interval)
+        return False
+
+    def _relations_equal(self, g: Relation, p: Relation) -> bool:
+        if _is_assignment(g) and _is_assignment(p) and len(g.parts) == 2 == len(p.parts):
+            if _text_key(g.parts[0]) == _text_key(p.parts[0]):
+                return self.equal(g.parts[1], p.parts[1])
+        for cand in (p, Relation(p.parts[::-1], tuple(_FLIP[o] for o in p.ops[::-1]))):
+            if cand.ops == g.ops and self._ordered(g.parts, cand.parts):
+                return True
+        if g.ops == ("=",) and p.ops == ("=",) and all(isinstance(x, Scalar) for x in g.parts + p.parts):
+            return self._same_equation(g, p)
+        return False
+
+    def _same_equation(self, g: Relation, p: Relation) -> bool:
+        """``l1 = r1`` and ``l2 = r2`` describe the same equation when l1 - r1 = k (l2 - r2) for a constant k."""
+        dg = f"({g.parts[0].latex})-({g.parts[1].latex})"
+        dp = f"({p.parts[0].latex})-({p.parts[1].latex})"
+        cg, cp = compile_latex(dg), compile_latex(dp)
+        if cg is None or cp is None or cg.symbols != cp.symbols or not cg.symbols:
+            return False
+        ratios = []
+        for env in _points(cg.symbols, dg + dp):
+            try:
+                a, b = complex(evaluate(cg, env)), complex(evaluate(cp, env))
+            except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
+                continue
+            if abs(b) < 1e-12:
+                if abs(a) > 1e-9:
+                    return False
+                continue
+            ratios.append(a / b)
+        if len(ratios) < 2 or abs(ratios[0]) < 1e-12:
+            return False
+        self.method = "numeric"
+        return all(_close(r, ratios[0], FLOAT_REL_TOL * 100) for r in ratios)
+
+    # --- scalars ----------------------------------------------------------------------------------------
+    def scalars(self, g: str, p: str) -> bool:
+        if compact(g) == compact(p):
+            return True
+        inf_g, inf_p = _INFINITIES.get(compact(g)), _INFINITIES.get(compact(p))
+        if inf_g or inf_p:
+            return inf_g == inf_p
+        base_g, base_p = _BASE_NUMBER.match(compact(g)), _BASE_NUMBER.match(compact(p))
+        if base_g or base_p:
+            return _same_base_number(base_g, base_p, compact(g), compact(p))
+        cg, cp = compile_latex(g), compile_latex(p)
+        if cg is not None and cp is not None:
+            return self._fast(g, p, cg, cp)
+        if not self.config.symbolic_fallback:
+            return False
+        try:
+            a, b = symbolic.to_sympy(g), symbolic.to_sympy(p)
+        except symbolic.ParseFailure:
+            return False
+        self.method = "symbolic"
+        return symbolic.sympy_equal(a, b, self.config.rel_tol, seed=zlib.crc32((g + "\0" + p).encode()))
+
+    def _fast(self, g: str, p: str, cg, cp) -> bool:
+        if cg.symbols != cp.symbols:
+            return False
+        tol = self.config.rel_tol if (cg.has_decimal or cp.has_decimal) else FLOAT_REL_TOL
+        if not cg.symbols:
+            try:
+                a = evaluate(cg)
+            except TooLarge:
+                a = None
+            except (ZeroDivisionError, ValueError, OverflowError):
+                return False
+            try:
+                b = evaluate(cp)
+            except TooLarge:
+                b = None
+            except (ZeroDivisionError, ValueError, OverflowError):
+                return False
+            if a is None and b is None:
+                raise Undecidable("both values are too large to evaluate")
+            if a is None or b is None:
+                return False
+            self.method = "exact" if isinstance(a, Fraction) and isinstance(b, Fraction) else "numeric"
+            return _values_equal(a, b, tol)
+        self.method = "numeric"
+        checked = 0
+        for env in _points(cg.symbols, g + "\0" + p):
+            try:
+                a, b = evaluate(cg, env), evaluate(cp, env)
+            except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
+                continue
+            if not _values_equal(a, b, max(tol, FLOAT_REL_TOL)):
+                return False
+            checked += 1
+            if checked >= 3:
+                return True
+        return False
+
+
+def _values_equal(a: Value, b: Value, tol: float) -> bool:
+    if isinstance(a, Fraction) and isinstance(b, Fraction):
+        if a == b:
+            return True
+        if tol <= FLOAT_REL_TOL:
+            return False
+    return _close(complex(a), complex(b), tol)
+
+
+def _close(a: complex, b: complex, tol: float) -> bool:
+    scale = max(abs(a), abs(b))
+    if scale == 0:
+        return True
+    if min(abs(a), abs(b)) < 1e-13 and scale < 1e-13:
+        return True  # float noise around zero, e.g. sin(pi)
+    return abs(a - b) <= tol * scale
+
+
+def _points(symbols: frozenset[str], seed_text: str):
+    """Deterministic pseudo-random evaluation points: positive, away from small integers and from each other."""
+    rng = random.Random(zlib.crc32(seed_text.encode()))
+    names = sorted(symbols)
+    for _ in range(8):
+        yield {name: Fraction(rng.randint(1300, 9700), rng.randint(1100, 3700)) for name in names}
+
+
+def _choice_of(a: Answer) -> str | None:
+    if isinstance(a, Choice):
+        return a.letter
+    if isinstance(a, Scalar):
+        return predicted_choice(a.latex)
+    if isinstance(a, Text):
+        return predicted_choice(a.text.upper())
+    return None
+
+
+def _text_key(a: Answer) -> str:
+    if isinstance(a, Text):
+        return compact(a.text).lower()
+    if isinstance(a, Scalar):
+        return compact(a.latex).lower()
+    return repr(a)
+
+
+def _as_union(a: Answer) -> Union:
+    return a if isinstance(a, Union) else Union((a,))
+
+
+def _as_matrix(a: Answer) -> Matrix | None:
+    if isinstance(a, Matrix):
+        if len(a.rows) > 1 and all(len(r) == 1 for r in a.rows):
+            return Matrix((tuple(r[0] for r in a.rows),))  # a column vector compares like a tuple
+        return a
+    if isinstance(a, Seq) and a.kind == "bracket" and (a.open, a.close) == ("(", ")"):
+        return Matrix((a.items,))
+    return None
+
+
+def _is_assignment(r: Relation) -> bool:
+    """``x = 5``, ``f(x) = x^2``, ``a_1 = 3``: a name on the left, and only equalities."""
+    if any(op != "=" for op in r.ops):
+        return False
+    lhs = r.parts[0]
+    if not isinstance(lhs, Scalar):
+        return isinstance(lhs, Text) and len(lhs.text) <= 12 and " " not in lhs.text
+    s = compact(lhs.latex)
+    return len(s) <= 2 or (s[0].isalpha() and (s[1:2] in ("_", "(") or s.startswith("\\")) and len(s) <= 12)
+
+
+def _relation_to_interval(r: Relation) -> Answer | None:
+    """``x < 3`` -> ``(-\\infty, 3)``; ``1 \\le x < 2`` -> ``[1, 2)``; ``x \\ne 3`` is not an interval."""
+    strict = {"<": True, ">": True, "\\le ": False, "\\ge ": False}
+    if not all(op in strict for op in r.ops):
+        return None
+    if len(r.parts) == 3 and r.ops[0] in ("<", "\\le ") and r.ops[1] in ("<", "\\le "):
+        lo, hi = r.parts[0], r.parts[2]
+        return Seq("bracket", (lo, hi), "(" if strict[r.ops[0]] else "[", ")" if strict[r.ops[1]] else "]")
+    if len(r.parts) != 2:
+        return None
+    var_left = _is_variable(r.parts[0])
+    if not var_left and not _is_variable(r.parts[1]):
+        return None
+    op = r.ops[0] if var_left else _FLIP[r.ops[0]]
+    bound = r.parts[1] if var_left else r.parts[0]
+    if op in ("<", "\\le "):
+        return Seq("bracket", (parse_answer("-\\infty"), bound), "(", ")" if strict[op] else "]")
+    return Seq("bracket", (bound, parse_answer("\\infty")), "(" if strict[op] else "[", ")")
+
+
+def _is_variable(a: Answer) -> bool:
+    return isinstance(a, Scalar) and len(compact(a.latex)) == 1 and a.latex.strip().isalpha()

@@ -1,0 +1,84 @@
+"""The slow path: expressions outside ``latex_expr``'s subset (``\\log_2 8``, ``\\sin x``, ``|x|``, ``\\lfloor``),
+parsed by latex2sympy2_extended and compared by value with sympy.
+
+Values are compared numerically (exact where sympy keeps them exact, else at 30 digits, and at random points
+for free symbols) rather than with ``simplify``, whose run time is unbounded. Called inside ``verify_batch``
+workers, so a pathological input costs a killed worker, not a hung run.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from typing import Any
+
+MAX_LATEX_CHARS = 600
+MAX_NESTING = 40
+
+
+class ParseFailure(ValueError):
+    pass
+
+
+@lru_cache(maxsize=16384)
+def to_sympy(latex: str) -> Any:
+    """A sympy object for the LaTeX string (cached: golds repeat once per sample)."""
+    if len(latex) > MAX_LATEX_CHARS or _nesting(latex) > MAX_NESTING:
+        raise ParseFailure("answer too long or too deeply nested for symbolic parsing")
+    from latex2sympy2_extended import latex2sympy
+
+    try:
+        return latex2sympy(latex)
+    except Exception as exc:  # the parser raises many types for malformed input
+        raise ParseFailure(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _nesting(s: str) -> int:
+    depth = best = 0
+    for c in s:
+        if c in "({[":
+            depth += 1
+            best = max(best, depth)
+        elif c in ")}]":
+            depth -= 1
+    return best
+
+
+def sympy_equal(a: Any, b: Any, rel_tol: float, seed: int = 0) -> bool:
+    import sympy
+
+    if a == b:
+        return True
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
+        return False
+    names_a = {s.name for s in a.free_symbols}
+    names_b = {s.name for s in b.free_symbols}
+    if names_a != names_b:
+        return False
+    if not names_a:
+        return _close(a, b, rel_tol)
+    symbols = {s.name: s for s in a.free_symbols | b.free_symbols}
+    rng = random.Random(seed)
+    checks = 0
+    for _ in range(8):
+        point = {sym: sympy.Rational(rng.randint(13, 97), rng.randint(11, 37)) for sym in symbols.values()}
+        try:
+            va, vb = a.subs(point), b.subs(point)
+            if not _close(va, vb, 1e-9):
+                return False
+            checks += 1
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if checks >= 3:
+            return True
+    return False
+
+
+def _close(a: Any, b: Any, rel_tol: float) -> bool:
+    import sympy
+
+    if a.is_Rational and b.is_Rational:
+        return bool(a == b)
+    va, vb = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
+    scale = max(abs(va), abs(vb))
+    return abs(va - vb) <= rel_tol * scale if scale else True
