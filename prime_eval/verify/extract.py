@@ -43,6 +43,7 @@ class ExtractionConfig:
 class Extraction:
     answer: str | None
     source: str  # boxed | phrase | bare | last_number | none | unterminated_think
+    boxes: int = 0  # how many adjacent boxes were joined into the answer
 
 
 def strip_reasoning(text: str) -> str | None:
@@ -105,9 +106,14 @@ def find_boxes(text: str) -> list[tuple[int, int, str]]:
 
 def last_boxed(text: str, join_adjacent: bool = True) -> str | None:
     """The last box's content; with ``join_adjacent`` the run of boxes ending there, joined by ", "."""
+    run = _last_box_run(text, join_adjacent)
+    return ", ".join(b[2].strip() for b in run) if run else None
+
+
+def _last_box_run(text: str, join_adjacent: bool) -> list[tuple[int, int, str]]:
     boxes = find_boxes(text)
     if not boxes:
-        return None
+        return []
     run = [boxes[-1]]
     if join_adjacent:
         for prev in reversed(boxes[:-1]):
@@ -115,7 +121,7 @@ def last_boxed(text: str, join_adjacent: bool = True) -> str | None:
             if len(gap) > 12 or not _BOX_JOINER.match(gap):
                 break
             run.insert(0, prev)
-    return ", ".join(b[2].strip() for b in run)
+    return run
 
 
 def _after_phrase(text: str) -> str | None:
@@ -162,9 +168,10 @@ def extract_answer(response: str, config: ExtractionConfig = ExtractionConfig())
         if out >= 0 and (config.boxed and find_boxes(text[out:]) or _PHRASES.search(text[out:])):
             text = text[out:]
     if config.boxed:
-        boxed = last_boxed(text, config.join_adjacent_boxes)
-        if boxed is not None and boxed.strip():
-            return Extraction(boxed.strip(), "boxed")
+        run = _last_box_run(text, config.join_adjacent_boxes)
+        boxed = ", ".join(b[2].strip() for b in run)
+        if boxed.strip():
+            return Extraction(boxed.strip(), "boxed", len(run))
     if config.answer_phrases:
         phrase = _after_phrase(text)
         if phrase:

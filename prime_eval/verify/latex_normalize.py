@@ -54,6 +54,8 @@ _DOLLARS = re.compile(r"\\\$|\$")
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\{,\}|\\,|,\\!)\d{3})+)(?![\d])")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF = re.compile(r"\\frac\s*(\d)\s*\{")
+# "15\frac{39}{40}" is the mixed number 15 39/40 (as in MATH solutions), not 15 times 39/40.
+_MIXED_NUMBER = re.compile(r"(?<![\w.}^{])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _SPACES = re.compile(r"\s+")
 _TRAILING_UNITS = re.compile(r"(?:\s*(?:\^\{?[23]\}?)?\s*\b([a-zA-Z]+)\b\.?(?:\^\{?[23]\}?)?)+\s*$")
@@ -115,8 +117,9 @@ def remove_math_delimiters(s: str) -> str:
     return s
 
 
-def normalize(answer: str, *, units: bool = True, keep_percent: bool = False) -> str:
-    """The cleaned form of an answer. Percent signs are dropped (``50\\%`` -> ``50``) unless ``keep_percent``."""
+def normalize(answer: str, *, units: bool = True, keep_percent: bool = False, mixed_numbers: bool = True) -> str:
+    """The cleaned form of an answer. Percent signs are dropped (``50\\%`` -> ``50``) unless ``keep_percent``;
+    ``mixed_numbers`` reads an integer right before an integer fraction as a mixed number."""
     s = remove_math_delimiters(answer)
     boxes = find_boxes(s)
     if len(boxes) == 1 and boxes[0][0] == 0 and boxes[0][1] == len(s):
@@ -136,6 +139,8 @@ def normalize(answer: str, *, units: bool = True, keep_percent: bool = False) ->
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF.sub(r"\\frac{\1}{", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
+    if mixed_numbers:
+        s = _MIXED_NUMBER.sub(r"(\1+\\frac{\2}{\3})", s)
     s = _VAR_IN.sub("", s)
     s = _SPACES.sub(" ", s).strip()
     if units:

@@ -116,10 +116,12 @@ class MathVerifier:
             "source": extraction.source,
             "normalized": pred_norm,
         }
-        key = canonical_key(pred)
         if not pred_norm:
             return Verdict(False, 0.0, Status.NO_ANSWER, None, {**details, "reason": "empty answer"})
         comparer = Comparer(self.config.compare)
+        if extraction.boxes > 1 and isinstance(pred, Seq) and _all_equal(comparer, pred.items):
+            pred = pred.items[0]  # "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}": one value, twice
+        key = canonical_key(pred)
         undecided = None
         for gold_text in golds:
             gold_norm, gold = prepare(gold_text, self.config.strip_units, self.config.percent)
@@ -139,6 +141,13 @@ class MathVerifier:
         _, g = prepare(gold, self.config.strip_units, self.config.percent)
         _, p = prepare(pred, self.config.strip_units, self.config.percent)
         return Comparer(self.config.compare).equal(g, p)
+
+
+def _all_equal(comparer: Comparer, items: tuple) -> bool:
+    try:
+        return all(comparer.equal(items[0], x) for x in items[1:])
+    except Undecidable:
+        return False
 
 
 def answer_key(answer: str, config: MathConfig | None = None) -> str:

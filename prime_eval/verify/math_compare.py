@@ -185,6 +185,10 @@ class Comparer:
             return self._fast(g, p, cg, cp)
         if not self.config.symbolic_fallback:
             return False
+        letters_g, letters_p = symbolic.free_letters(g), symbolic.free_letters(p)
+        if letters_g is not None and letters_p is not None and letters_g != letters_p:
+            self.method = "variables"
+            return False
         try:
             a, b = symbolic.to_sympy(g), symbolic.to_sympy(p)
         except symbolic.ParseFailure:
@@ -243,8 +247,8 @@ def _close(a: complex, b: complex, tol: float) -> bool:
     scale = max(abs(a), abs(b))
     if scale == 0:
         return True
-    if min(abs(a), abs(b)) < 1e-13 and scale < 1e-13:
-        return True  # float noise around zero, e.g. sin(pi)
+    if min(abs(a), abs(b)) == 0 and scale < 1e-13:
+        return True  # float noise around an exact zero, e.g. sin(pi)
     return abs(a - b) <= tol * scale
 
 

@@ -9,6 +9,7 @@ workers, so a pathological input costs a killed worker, not a hung run.
 from __future__ import annotations
 
 import random
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,30 @@ MAX_NESTING = 40
 
 class ParseFailure(ValueError):
     pass
+
+
+_COMMAND = re.compile(r"\\([a-zA-Z]+)")
+_LETTER = re.compile(r"[a-zA-Z]")
+_BINDERS = re.compile(r"\\(?:sum|prod|int|oint|lim|partial)(?![a-zA-Z])|\\mathrm\{d\}|\bd[a-z]\b")
+# Names that are constants or operators, not free variables.
+_NOT_VARIABLES = frozenset("e i".split())
+_GREEK = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau "
+    "upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega hbar ell".split()
+)
+
+
+def free_letters(latex: str) -> frozenset[str] | None:
+    """The variable names an expression mentions, read lexically, or ``None`` when it may bind variables
+    (a sum, an integral, a limit), where a name can appear on one side only and the values still agree.
+
+    Two answers naming different variables cannot be equal, so the symbolic parse is skipped for them.
+    """
+    if _BINDERS.search(latex):
+        return None
+    names = {m for m in _COMMAND.findall(latex) if m in _GREEK}
+    names.update(c for c in _LETTER.findall(_COMMAND.sub(" ", latex)) if c not in _NOT_VARIABLES)
+    return frozenset(names)
 
 
 @lru_cache(maxsize=16384)

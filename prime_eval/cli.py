@@ -1,0 +1,108 @@
+"""``prime-eval``: the command line. Only argparse loads at start; each subcommand imports what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_verify_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("verification")
+    g.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    g.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds per check before it is killed")
+    g.add_argument("--memory-mb", type=int, default=4096, help="address-space cap per worker process")
+    g.add_argument("--percent", choices=("strip", "value"), default="strip", help="read 50%% as 50 (strip) or 0.5")
+    g.add_argument("--keep-units", action="store_true", help="do not cut trailing unit words from answers")
+    g.add_argument(
+        "--last-number-fallback",
+        action="store_true",
+        help="take the last number in the text when no answer is marked (reward-hackable; off by default)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prime-eval", description="Evaluate reasoning models on math and code.")
+    parser.add_argument("--version", action="version", version=f"prime-eval {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    score = sub.add_parser("score", help="verify a JSONL of existing responses against their golds")
+    score.add_argument("--input", required=True, type=Path, help="JSONL, one response per line")
+    score.add_argument("--output", required=True, type=Path, help="JSONL written row by row; a rerun resumes it")
+    score.add_argument("--response-field", default="response", help="input field holding the model response")
+    score.add_argument("--gold-field", default="gold", help="input field holding the reference answer")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_verify_options(score)
+    score.set_defaults(func=_cmd_score)
+    return parser
+
+
+def _math_verifier(args: argparse.Namespace):
+    from .verify.extract import ExtractionConfig
+    from .verify.math import MathConfig, MathVerifier
+
+    return MathVerifier(
+        MathConfig(
+            extraction=ExtractionConfig(last_number_fallback=args.last_number_fallback),
+            strip_units=not args.keep_units,
+            percent=args.percent,
+        )
+    )
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .scoring import score_file
+    from .verify.pool import verify_batch
+
+    if args.input.resolve() == args.output.resolve():
+        raise _UserError("--output must differ from --input")
+    if args.timeout <= 0 or (args.workers is not None and args.workers < 1):
+        raise _UserError("--timeout must be positive and --workers at least 1")
+    verifier = _math_verifier(args)
+
+    def verify(v, responses, golds, metas):
+        return verify_batch(
+            v, responses, golds, metas, workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb,
+            progress=False,
+        )  # fmt: skip
+
+    summary = score_file(
+        args.input,
+        args.output,
+        verifier,
+        verify,
+        response_field=args.response_field,
+        gold_field=args.gold_field,
+        progress=not args.quiet,
+    )
+    print(summary.render())
+    print(f"wrote {args.output}")
+    return 0
+
+
+class _UserError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from .scoring import InputError
+
+    try:
+        return args.func(args)
+    except (_UserError, InputError) as exc:
+        print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The code half of the shared verifier: extract the program from a response, run its tests in the sandbox.
+
+Statuses (``base.Status``):
+
+- ``ok``         every test passed (``correct``, score 1.0);
+- ``wrong``      the program ran but not every test passed: failed asserts, compile or runtime errors, a test over
+                 its time limit, a crash or a limit hit part-way (``score`` = fraction passed, PRIME's code reward);
+- ``timeout``    the program hit its time limit before a single test reported: nothing could be judged;
+- ``no_answer``  no program in the response (no code block, and the text is not Python either);
+- ``error``      the sandbox failed; says nothing about the response.
+
+``answer`` is a short hash of the extracted program, so identical programs share a key. ``details`` holds per-test
+outcomes, the sandbox's status and the tail of stderr.
+
+The whole check (all tests, or all stdio cases together) is bounded by ``CodeConfig.timeout_s``; give
+``verify_batch`` a ``timeout_s`` a few seconds above it so that the sandbox, not the pool, reports a slow program.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import secrets
+import textwrap
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Status, Verdict
+from .code_tests import CodeTests, Report, TestOutcome, build_program, outputs_match, parse_report
+
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
+_ALIASES = {"python": {"python", "python3", "py", "py3"}}
+STDERR_TAIL = 2000
+
+
+def strip_reasoning(response: str) -> str | None:
+    """The text after the last ``</think>``; None when a reasoning block was opened and never closed."""
+    if "</think>" in response:
+        return response.rsplit("</think>", 1)[1]
+    return None if "<think>" in response else response
+
+
+def extract_program(response: str, language: str = "python") -> str | None:
+    """The program in a response: the last fenced block tagged ``language`` (or an alias), else the last untagged
+    block, else the whole response if it parses as Python (a code-only response). None if there is none."""
+    text = strip_reasoning(response)
+    if text is None:
+        return None
+    blocks = [(tag.lower(), body) for tag, body in _FENCE.findall(text)]
+    names = _ALIASES.get(language, {language})
+    for wanted in (names, {""}):
+        tagged = [body for tag, body in blocks if tag in wanted]
+        if tagged:
+            return tagged[-1]
+    if blocks or not text.strip() or language != "python":
+        return None
+    try:
+        ast.parse(textwrap.dedent(text))
+    except SyntaxError:
+        return None
+    return text
+
+
+def _defines(program: str, name: str) -> bool:
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return False
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in tree.body)
+
+
+def assemble(code: str, tests: CodeTests) -> str:
+    """The program to test: HumanEval-style responses are joined to the prompt (a body completes the prompt's
+    signature; a full function redefines it after the prompt's imports and helpers)."""
+    if not tests.prompt:
+        return code
+    if tests.entry_point and _defines(textwrap.dedent(code), tests.entry_point):
+        return f"{tests.prompt}\n\n{textwrap.dedent(code)}"
+    return tests.prompt + code
+
+
+@dataclass(frozen=True)
+class CodeConfig:
+    language: str = "python"
+    timeout_s: float = 6.0  # the whole check
+    test_timeout_s: float = 3.0  # one functional test, or one stdio case
+    memory_mb: int = 1024
+    stop_on_first_failure: bool = False
+    backend: str = "local"
+
+
+@dataclass(frozen=True)
+class CodeVerifier:
+    """Implements ``base.Verifier`` for code. ``reference`` is a ``CodeTests`` (or its dict form); ``meta`` is
+    accepted and unused. Picklable, so ``verify_batch`` can ship it to workers."""
+
+    config: CodeConfig = field(default_factory=CodeConfig)
+    name: str = "code"
+
+    def verify(self, response: str, reference: Any, **meta: Any) -> Verdict:
+        tests = CodeTests.from_value(reference)
+        code = extract_program(response, self.config.language)
+        if code is None:
+            return Verdict.failed(Status.NO_ANSWER, "no program found in the response")
+        program = assemble(code, tests)
+        key = hashlib.sha256(program.encode()).hexdigest()[:16]
+        if tests.kind == "stdio":
+            report, sandbox = self._run_stdio(program, tests)
+        else:
+            report, sandbox = self._run_functional(program, tests)
+        return _verdict(report, sandbox, key)
+
+    def _limits(self, wall_s: float):
+        from sandbox import Limits
+
+        return Limits(wall_time_s=wall_s, cpu_time_s=wall_s, memory_mb=self.config.memory_mb)
+
+    def _run_functional(self, program: str, tests: CodeTests) -> tuple[Report, dict[str, Any]]:
+        import sandbox
+
+        nonce = secrets.token_hex(16)
+        harness = build_program(
+            program,
+            tests,
+            test_timeout_s=self.config.test_timeout_s,
+            stop_on_first_failure=self.config.stop_on_first_failure,
+        )
+        run = sandbox.run(
+            harness,
+            files={".nonce": nonce},
+            limits=self._limits(self.config.timeout_s),
+            backend=self.config.backend,
+        )
+        report = parse_report(run.stdout, nonce, tests.count)
+        if run.status.value != "ok" or not report.complete:
+            # Whatever stopped the run also stopped the tests that never reported.
+            cause = "timeout" if run.status.value == "timeout" else "not_run"
+            report = Report(
+                tests=[t if t.outcome != "not_run" else TestOutcome(cause, run.reason) for t in report.tests],
+                load_error=report.load_error,
+                complete=False,
+            )
+        return report, _sandbox_details(run)
+
+    def _run_stdio(self, program: str, tests: CodeTests) -> tuple[Report, dict[str, Any]]:
+        import sandbox
+
+        outcomes: list[TestOutcome] = []
+        deadline = time.monotonic() + self.config.timeout_s
+        last: dict[str, Any] = {}
+        for case in tests.cases:
+            left = deadline - time.monotonic()
+            if left <= 0.05 or (outcomes and not outcomes[-1].passed and self.config.stop_on_first_failure):
+                outcomes.append(TestOutcome("timeout" if left <= 0.05 else "not_run"))
+                continue
+            run = sandbox.run(
+                program,
+                stdin=case.input,
+                limits=self._limits(min(self.config.test_timeout_s, left)),
+                backend=self.config.backend,
+            )
+            last = _sandbox_details(run)
+            status = run.status.value
+            if status == "sandbox_error":
+                return Report(tests=outcomes, load_error=None, complete=False), last
+            if status == "ok":
+                good = not run.stdout_truncated and outputs_match(run.stdout, case.output, tests.float_tolerance)
+                outcomes.append(TestOutcome("pass" if good else "fail", "" if good else "wrong output"))
+            else:
+                outcomes.append(TestOutcome("timeout" if status == "timeout" else "error", run.reason))
+        return Report(tests=outcomes, complete=len(outcomes) == tests.count), last
+
+
+def _sandbox_details(run: Any) -> dict[str, Any]:
+    return {
+        "status": run.status.value,
+        "exit_code": run.exit_code,
+        "signal": run.signal,
+        "wall_s": round(run.wall_s, 4),
+        "reason": run.reason,
+        "isolation": run.isolation,
+        "stderr_tail": run.stderr[-STDERR_TAIL:],
+    }
+
+
+def _verdict(report: Report, sandbox: dict[str, Any], key: str) -> Verdict:
+    total = len(report.tests)
+    passed = sum(t.passed for t in report.tests)
+    details = {
+        "passed": passed,
+        "total": total,
+        "tests": [{"outcome": t.outcome, "message": t.message} for t in report.tests],
+        "sandbox": sandbox,
+    }
+    if report.load_error:
+        details["load_error"] = report.load_error
+    if sandbox.get("status") == "sandbox_error":
+        return Verdict.failed(Status.ERROR, f"sandbox failure: {sandbox['reason']}", **details)
+    nothing_ran = all(t.outcome in ("timeout", "not_run") for t in report.tests) and not report.load_error
+    if sandbox.get("status") == "timeout" and nothing_ran:
+        return Verdict(correct=False, score=0.0, status=Status.TIMEOUT, answer=key, details=details)
+    correct = total > 0 and passed == total
+    return Verdict(
+        correct=correct,
+        score=passed / total if total else 0.0,
+        status=Status.OK if correct else Status.WRONG,
+        answer=key,
+        details=details,
+    )
