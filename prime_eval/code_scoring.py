@@ -1,18 +1,17 @@
 """Score model responses to coding benchmarks (HumanEval, MBPP, PRIME's LeetCode set) against their tests.
 
-Used by ``prime-eval score --benchmark {humaneval,mbpp,leetcode}``: input rows carry the task id (``task_id``) and a
-``response``; output rows keep every input field and add ``correct``, ``score``, ``status`` and ``details``
-(per-test outcomes). Data files are read from the shared benchmark folder, never copied.
+For ``prime-eval score --benchmark {humaneval,mbpp,leetcode}``: input rows carry the task id (``task_id``) and a
+``response``; ``load_code_tasks`` gives each task's tests and ``row_to_check`` turns a row into the arguments of
+``CodeVerifier.verify``. Data files are read from the shared benchmark folder, never copied.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .verify.code import CodeConfig, CodeVerifier
 from .verify.code_tests import CodeTests, split_asserts
 
 BENCHMARK_FILES = {
@@ -69,8 +68,11 @@ def canonical_solutions(benchmark: str, data_dir: Path) -> dict[str, str]:
     return {str(row[ID_FIELD]): row[field] for row in rows}
 
 
-def row_to_check(row: Mapping[str, Any], tasks: Mapping[str, CodeTests], *, where: str = "") -> tuple[str, CodeTests]:
-    """(response, reference) for one input row; ``where`` (e.g. ``"gens.jsonl:12"``) prefixes error messages."""
+def row_to_check(
+    row: Mapping[str, Any], tasks: Mapping[str, CodeTests], *, where: str = ""
+) -> tuple[str, CodeTests, dict[str, Any]]:
+    """(response, reference, meta) for ``CodeVerifier.verify`` from one input row. Raises ``ValueError`` naming
+    ``where`` (e.g. ``"gens.jsonl:12"``) and the task id for an unknown id or a malformed row."""
     prefix = f"{where}: " if where else ""
     if not isinstance(row, Mapping):
         raise ValueError(f"{prefix}expected a JSON object, got {type(row).__name__}")
@@ -82,78 +84,4 @@ def row_to_check(row: Mapping[str, Any], tasks: Mapping[str, CodeTests], *, wher
     task_id = str(row[ID_FIELD])
     if task_id not in tasks:
         raise ValueError(f"{prefix}unknown {ID_FIELD} {task_id!r}")
-    return row["response"], tasks[task_id]
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSONL file; a line that is not a JSON object raises ``ValueError`` naming it."""
-    rows = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
-    return rows
-
-
-def score_rows(
-    benchmark: str,
-    rows: Iterable[Mapping[str, Any]],
-    data_dir: Path,
-    *,
-    config: CodeConfig | None = None,
-    workers: int | None = None,
-    progress: bool | None = None,
-    source: str = "input",
-) -> list[dict[str, Any]]:
-    """Each row with ``correct``, ``score``, ``status`` and ``details`` added. Every row is validated before any
-    runs; errors name ``source`` and the 1-based row number."""
-    from .verify.pool import verify_batch
-
-    tasks = load_code_tasks(benchmark, data_dir)
-    rows = list(rows)
-    checks = [row_to_check(row, tasks, where=f"{source}:{i}") for i, row in enumerate(rows, 1)]
-    verifier = CodeVerifier(config or CodeConfig())
-    verdicts = verify_batch(
-        verifier,
-        [response for response, _ in checks],
-        [reference for _, reference in checks],
-        workers=workers,
-        timeout_s=verifier.config.timeout_s + 10,
-        progress=progress,
-    )
-    out = []
-    for row, verdict in zip(rows, verdicts):
-        result = verdict.to_dict()
-        out.append(
-            {
-                **row,
-                "correct": result["correct"],
-                "score": result["score"],
-                "status": result["status"],
-                "details": result["details"],
-            }
-        )
-    return out
-
-
-def score_file(benchmark: str, input_path: Path, output_path: Path, data_dir: Path, **options: Any) -> dict[str, Any]:
-    """Score a JSONL file of generations into another; returns a summary (n, correct, mean score)."""
-    rows = read_rows(input_path)
-    scored = score_rows(benchmark, rows, data_dir, source=str(input_path), **options)
-    with open(output_path, "w") as f:
-        for row in scored:
-            f.write(json.dumps(row) + "\n")
-    n = len(scored)
-    return {
-        "benchmark": benchmark,
-        "n": n,
-        "correct": sum(r["correct"] for r in scored),
-        "accuracy": sum(r["correct"] for r in scored) / n if n else 0.0,
-        "mean_score": sum(r["score"] for r in scored) / n if n else 0.0,
-    }
+    return row["response"], tasks[task_id], {}

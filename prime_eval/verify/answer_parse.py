@@ -125,32 +125,54 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
+MAX_DEPTH = 50
+
+
+def nesting_depth(s: str) -> int:
+    depth = deepest = 0
+    for c in s:
+        if c in _OPEN:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in _CLOSE:
+            depth -= 1
+    return deepest
+
+
 def parse_answer(s: str) -> Answer:
+    """The structure of a normalized answer; one nested beyond ``MAX_DEPTH`` stays an opaque scalar."""
+    s = s.strip()
+    if nesting_depth(s) > MAX_DEPTH:
+        return Scalar(s)
+    return _parse(s)
+
+
+def _parse(s: str) -> Answer:
     s = s.strip()
     if _CHOICE.match(s):
         return Choice(_CHOICE.match(s).group(1).upper())
     unions = split_top(s, ("\\cup",))
     if len(unions) > 1:
-        return Union(tuple(parse_answer(p) for p in unions))
+        return Union(tuple(_parse(p) for p in unions))
     if s.startswith("\\begin{pmatrix}") and s.endswith("\\end{pmatrix}"):
         body = s[len("\\begin{pmatrix}") : -len("\\end{pmatrix}")]
         rows = [r for r in body.split("\\\\") if r.strip()]
-        return Matrix(tuple(tuple(parse_answer(c) for c in r.split("&")) for r in rows))
+        return Matrix(tuple(tuple(_parse(c) for c in r.split("&")) for r in rows))
     items = split_top(s, (",", ";"))
     if len(items) == 1:
         items = [p for p in _WORD_SEP.split(s) if p.strip()] if _WORD_SEP.search(s) else items
     if len(items) > 1:
-        return Seq("list", tuple(parse_answer(p) for p in items if p.strip()))
+        return Seq("list", tuple(_parse(p) for p in items if p.strip()))
     enclosed = _enclosed(s)
     if enclosed:
         open_, inner, close = enclosed
         inner_items = split_top(inner, (",",))
         if open_ == "\\{":
-            return Seq("set", tuple(parse_answer(p) for p in inner_items if p.strip()))
+            return Seq("set", tuple(_parse(p) for p in inner_items if p.strip()))
         if len(inner_items) > 1:
-            return Seq("bracket", tuple(parse_answer(p) for p in inner_items), open_, close)
+            return Seq("bracket", tuple(_parse(p) for p in inner_items), open_, close)
         if open_ == "(" and close == ")":
-            return parse_answer(inner)
+            return _parse(inner)
     relation = _parse_relation(s)
     if relation:
         return relation
@@ -175,7 +197,7 @@ def _parse_relation(s: str) -> Relation | None:
         else:
             if not piece.strip():
                 return None
-            parts.append(parse_answer(piece))
+            parts.append(_parse(piece))
     if any(not _balanced(p) for p in pieces[::2]):
         return None
     return Relation(tuple(parts), tuple(ops))

@@ -29,17 +29,11 @@ from typing import Any
 
 from .base import Status, Verdict
 from .code_tests import CodeTests, Report, TestOutcome, build_program, outputs_match, parse_report
+from .extract import strip_reasoning
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 _ALIASES = {"python": {"python", "python3", "py", "py3"}}
 STDERR_TAIL = 2000
-
-
-def strip_reasoning(response: str) -> str | None:
-    """The text after the last ``</think>``; None when a reasoning block was opened and never closed."""
-    if "</think>" in response:
-        return response.rsplit("</think>", 1)[1]
-    return None if "<think>" in response else response
 
 
 def extract_program(response: str, language: str = "python") -> str | None:
@@ -84,8 +78,8 @@ def assemble(code: str, tests: CodeTests) -> str:
 @dataclass(frozen=True)
 class CodeConfig:
     language: str = "python"
-    timeout_s: float = 6.0  # the whole check
-    test_timeout_s: float = 3.0  # one functional test, or one stdio case
+    timeout_s: float = 8.0  # the whole check; below verify_batch's default 10 s
+    test_timeout_s: float = 6.0  # one functional test, or one stdio case
     memory_mb: int = 1024
     stop_on_first_failure: bool = False
     backend: str = "local"

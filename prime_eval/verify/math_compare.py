@@ -137,9 +137,8 @@ class Comparer:
         return False
 
     def _relations_equal(self, g: Relation, p: Relation) -> bool:
-        if _is_assignment(g) and _is_assignment(p) and len(g.parts) == 2 == len(p.parts):
-            if _text_key(g.parts[0]) == _text_key(p.parts[0]):
-                return self.equal(g.parts[1], p.parts[1])
+        if _is_assignment(g) and _is_assignment(p) and _text_key(g.parts[0]) == _text_key(p.parts[0]):
+            return self.equal(g.parts[-1], p.parts[-1])
         for cand in (p, Relation(p.parts[::-1], tuple(_FLIP[o] for o in p.ops[::-1]))):
             if cand.ops == g.ops and self._ordered(g.parts, cand.parts):
                 return True
