@@ -65,32 +65,35 @@ class Relation:
 Answer = Scalar | Text | Choice | Seq | Union | Matrix | Relation
 
 
-def split_top(s: str, seps: tuple[str, ...]) -> list[str]:
-    """Split on any separator that is not inside brackets (``\\{``/``\\}`` count as brackets)."""
-    parts, depth, start, i = [], 0, 0, 0
-    n = len(s)
+def _scan(s: str):
+    """(index, unit, depth after it) for each character, ``\\{``/``\\}`` read as one bracket unit."""
+    depth, i, n = 0, 0, len(s)
     while i < n:
         c = s[i]
         if c == "\\" and i + 1 < n and s[i + 1] in "{}":
             depth += 1 if s[i + 1] == "{" else -1
+            yield i, s[i : i + 2], depth
             i += 2
             continue
         if c in _OPEN:
             depth += 1
         elif c in _CLOSE:
             depth -= 1
-        elif depth == 0:
-            for sep in seps:
-                if s.startswith(sep, i) and not (sep[-1].isalpha() and i + len(sep) < n and s[i + len(sep)].isalpha()):
-                    parts.append(s[start:i])
-                    i += len(sep)
-                    start = i
-                    break
-            else:
-                i += 1
-                continue
-            continue
+        yield i, c, depth
         i += 1
+
+
+def split_top(s: str, seps: tuple[str, ...]) -> list[str]:
+    """Split on any separator that is not inside brackets (``\\{``/``\\}`` count as brackets)."""
+    parts, start, n = [], 0, len(s)
+    for i, unit, depth in _scan(s):
+        if i < start or depth != 0 or unit in _CLOSE:
+            continue
+        for sep in seps:
+            if s.startswith(sep, i) and not (sep[-1].isalpha() and i + len(sep) < n and s[i + len(sep)].isalpha()):
+                parts.append(s[start:i])
+                start = i + len(sep)
+                break
     parts.append(s[start:])
     return parts
 
@@ -108,20 +111,9 @@ def _enclosed(s: str) -> tuple[str, str, str] | None:
 
 def _balanced(s: str) -> bool:
     depth = 0
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s) and s[i + 1] in "{}":
-            depth += 1 if s[i + 1] == "{" else -1
-            i += 2
-            continue
-        if c in _OPEN:
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
+    for _, _, depth in _scan(s):
         if depth < 0:
             return False
-        i += 1
     return depth == 0
 
 
@@ -129,14 +121,7 @@ MAX_DEPTH = 50
 
 
 def nesting_depth(s: str) -> int:
-    depth = deepest = 0
-    for c in s:
-        if c in _OPEN:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in _CLOSE:
-            depth -= 1
-    return deepest
+    return max((depth for _, _, depth in _scan(s)), default=0)
 
 
 def parse_answer(s: str) -> Answer:

@@ -201,17 +201,9 @@ class Comparer:
         tol = self.config.rel_tol if (cg.has_decimal or cp.has_decimal) else FLOAT_REL_TOL
         if not cg.symbols:
             try:
-                a = evaluate(cg)
-            except TooLarge:
-                a = None
+                a, b = _value_or_none(cg), _value_or_none(cp)
             except (ZeroDivisionError, ValueError, OverflowError):
-                return False
-            try:
-                b = evaluate(cp)
-            except TooLarge:
-                b = None
-            except (ZeroDivisionError, ValueError, OverflowError):
-                return False
+                return False  # undefined on one side (1/0): not an answer equal to anything
             if a is None and b is None:
                 raise Undecidable("both values are too large to evaluate")
             if a is None or b is None:
@@ -231,6 +223,14 @@ class Comparer:
             if checked >= 3:
                 return True
         return False
+
+
+def _value_or_none(compiled) -> Value | None:
+    """The exact or numeric value, or ``None`` when it is too large to compute."""
+    try:
+        return evaluate(compiled)
+    except TooLarge:
+        return None
 
 
 def _values_equal(a: Value, b: Value, tol: float) -> bool:

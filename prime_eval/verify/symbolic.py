@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from .answer_parse import nesting_depth
+
 MAX_LATEX_CHARS = 600
 MAX_NESTING = 40
 
@@ -48,7 +50,7 @@ def free_letters(latex: str) -> frozenset[str] | None:
 @lru_cache(maxsize=16384)
 def to_sympy(latex: str) -> Any:
     """A sympy object for the LaTeX string (cached: golds repeat once per sample)."""
-    if len(latex) > MAX_LATEX_CHARS or _nesting(latex) > MAX_NESTING:
+    if len(latex) > MAX_LATEX_CHARS or nesting_depth(latex) > MAX_NESTING:
         raise ParseFailure("answer too long or too deeply nested for symbolic parsing")
     from latex2sympy2_extended import latex2sympy
 
@@ -56,17 +58,6 @@ def to_sympy(latex: str) -> Any:
         return latex2sympy(latex)
     except Exception as exc:  # the parser raises many types for malformed input
         raise ParseFailure(f"{type(exc).__name__}: {exc}") from exc
-
-
-def _nesting(s: str) -> int:
-    depth = best = 0
-    for c in s:
-        if c in "({[":
-            depth += 1
-            best = max(best, depth)
-        elif c in ")}]":
-            depth -= 1
-    return best
 
 
 def sympy_equal(a: Any, b: Any, rel_tol: float, seed: int = 0) -> bool:
