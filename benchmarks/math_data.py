@@ -4,14 +4,13 @@ row shape, with each benchmark's gold taken the way PRIME's evaluation took it."
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from prime_eval.verify.extract import last_boxed
 
-DATA_ENV = "PRIME_BENCHMARK_DATA"
+from .local_data import data_dir
 
 
 @dataclass(frozen=True)
@@ -21,17 +20,6 @@ class MathRow:
     problem: str
     gold: str
     solution: str | None  # a worked reference solution, where the data has one
-
-
-def data_dir() -> Path:
-    """``$PRIME_BENCHMARK_DATA``, else ``../shared/benchmarks`` beside the repository or the working directory."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
-    for base in (Path(__file__).resolve().parents[1], Path.cwd()):
-        candidate = base.parent / "shared" / "benchmarks"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"benchmark data not found: set {DATA_ENV} to the folder holding aime24/, math500/, ...")
 
 
 def _jsonl(path: Path) -> list[dict]:

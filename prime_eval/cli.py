@@ -12,7 +12,12 @@ from . import __version__
 def _add_verify_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("verification")
     g.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    g.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds per check before it is killed")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall-clock seconds per check before it is killed (math 10, code 60)",
+    )
     g.add_argument("--memory-mb", type=int, default=4096, help="address-space cap per worker process")
     g.add_argument("--percent", choices=("strip", "value"), default="strip", help="read 50%% as 50 (strip) or 0.5")
     g.add_argument("--keep-units", action="store_true", help="do not cut trailing unit words from answers")
@@ -32,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--input", required=True, type=Path, help="JSONL, one response per line")
     score.add_argument("--output", required=True, type=Path, help="JSONL written row by row; a rerun resumes it")
     score.add_argument("--response-field", default="response", help="input field holding the model response")
-    score.add_argument("--gold-field", default="gold", help="input field holding the reference answer")
+    score.add_argument("--gold-field", default="gold", help="input field holding the reference answer (math)")
+    score.add_argument(
+        "--benchmark",
+        choices=("humaneval", "mbpp", "leetcode"),
+        help="score code: rows carry task_id and response, and run against that task's tests",
+    )
+    score.add_argument(
+        "--data-dir", type=Path, default=None, help="benchmark data folder (default: ../shared/benchmarks)"
+    )
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_verify_options(score)
     score.set_defaults(func=_cmd_score)
@@ -52,30 +65,47 @@ def _math_verifier(args: argparse.Namespace):
     )
 
 
+def _code_scoring(args: argparse.Namespace):
+    from benchmarks.local_data import data_dir
+
+    from .code_scoring import ID_FIELD, load_code_tasks, row_to_check
+    from .verify.code import CodeVerifier
+
+    try:
+        tasks = load_code_tasks(args.benchmark, args.data_dir or data_dir())
+    except FileNotFoundError as exc:
+        raise _UserError(f"{exc}; pass --data-dir") from exc
+
+    def to_check(row, where):
+        return row_to_check(row, tasks, where=where)
+
+    return CodeVerifier(), to_check, (ID_FIELD, "response"), 60.0
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .scoring import score_file
+    from .scoring import field_check, score_file
     from .verify.pool import verify_batch
 
     if args.input.resolve() == args.output.resolve():
         raise _UserError("--output must differ from --input")
-    if args.timeout <= 0 or (args.workers is not None and args.workers < 1):
+    if (args.timeout is not None and args.timeout <= 0) or (args.workers is not None and args.workers < 1):
         raise _UserError("--timeout must be positive and --workers at least 1")
-    verifier = _math_verifier(args)
+    if args.benchmark:
+        verifier, to_check, key_fields, default_timeout = _code_scoring(args)
+    else:
+        verifier, default_timeout = _math_verifier(args), 10.0
+        to_check = field_check(args.response_field, args.gold_field)
+        key_fields = (args.response_field, args.gold_field)
+    timeout = args.timeout or default_timeout
 
-    def verify(v, responses, golds, metas):
+    def verify(v, responses, references, metas):
         return verify_batch(
-            v, responses, golds, metas, workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb,
+            v, responses, references, metas, workers=args.workers, timeout_s=timeout, memory_mb=args.memory_mb,
             progress=False,
         )  # fmt: skip
 
     summary = score_file(
-        args.input,
-        args.output,
-        verifier,
-        verify,
-        response_field=args.response_field,
-        gold_field=args.gold_field,
-        progress=not args.quiet,
+        args.input, args.output, verifier, verify, to_check, key_fields=key_fields, progress=not args.quiet
     )
     print(summary.render())
     print(f"wrote {args.output}")

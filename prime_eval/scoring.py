@@ -45,8 +45,8 @@ class ScoreSummary:
         return "\n".join(lines)
 
 
-def read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
-    """All rows of a JSONL file; every bad line is reported with its number, and nothing is scored."""
+def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, row) for every row of a JSONL file; every bad line is reported, and nothing is scored."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     rows, errors = [], []
@@ -62,17 +62,33 @@ def read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
             if not isinstance(row, dict):
                 errors.append(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
                 continue
-            missing = [k for k in required if k not in row]
-            if missing:
-                errors.append(
-                    f"{path}:{lineno}: missing field {missing[0]!r} (fields: {', '.join(sorted(row)) or 'none'})"
-                )
-                continue
-            rows.append(row)
+            rows.append((lineno, row))
+    _raise_if_any(errors)
+    return rows
+
+
+def _raise_if_any(errors: list[str]) -> None:
     if errors:
         more = f"\n... and {len(errors) - MAX_REPORTED_ERRORS} more" if len(errors) > MAX_REPORTED_ERRORS else ""
         raise InputError("\n".join(errors[:MAX_REPORTED_ERRORS]) + more)
-    return rows
+
+
+# A row becomes (response, reference, meta); a bad row raises ValueError with the message for the user.
+RowToCheck = Callable[[dict[str, Any], str], tuple[str, Any, dict[str, Any]]]
+
+
+def field_check(response_field: str = "response", gold_field: str = "gold") -> RowToCheck:
+    """Rows that carry their own gold answer (the math benchmarks)."""
+
+    def to_check(row: dict[str, Any], where: str) -> tuple[str, Any, dict[str, Any]]:
+        for key in (response_field, gold_field):
+            if key not in row:
+                raise ValueError(f"{where}: missing field {key!r} (fields: {', '.join(sorted(row)) or 'none'})")
+        if not isinstance(row[response_field], str):
+            raise ValueError(f"{where}: field {response_field!r} must be a string")
+        return row[response_field], row[gold_field], {}
+
+    return to_check
 
 
 def _existing_output(path: Path, rows: list[dict[str, Any]], key_fields: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -117,17 +133,22 @@ def score_file(
     output_path: Path,
     verifier: Verifier,
     verify: VerifyFn,
+    to_check: RowToCheck,
     *,
-    response_field: str = "response",
-    gold_field: str = "gold",
-    meta_fields: tuple[str, ...] = (),
+    key_fields: tuple[str, ...],
     progress: bool = True,
 ) -> ScoreSummary:
-    rows = read_rows(input_path, (response_field, gold_field))
-    for lineno, row in enumerate(rows, 1):
-        if not isinstance(row[response_field], str):
-            raise InputError(f"{input_path}: row {lineno}: field {response_field!r} must be a string")
-    done = _existing_output(output_path, rows, (response_field, gold_field))
+    """Score every row; ``key_fields`` tie an existing output to its input when resuming."""
+    numbered = read_rows(input_path)
+    checks, errors = [], []
+    for lineno, row in numbered:
+        try:
+            checks.append(to_check(row, f"{input_path}:{lineno}"))
+        except ValueError as exc:
+            errors.append(str(exc))
+    _raise_if_any(errors)
+    rows = [row for _, row in numbered]
+    done = _existing_output(output_path, rows, key_fields)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     statuses: Counter = Counter(r["status"] for r in done)
     correct = sum(bool(r.get("correct")) for r in done)
@@ -139,8 +160,8 @@ def score_file(
     with output_path.open("a", encoding="utf-8") as out:
         for idx in _chunks(len(rows), len(done)):
             batch = [rows[i] for i in idx]
-            metas = [{k: r[k] for k in meta_fields if k in r} for r in batch]
-            verdicts = verify(verifier, [r[response_field] for r in batch], [r[gold_field] for r in batch], metas)
+            responses, references, metas = zip(*(checks[i] for i in idx))
+            verdicts = verify(verifier, list(responses), list(references), list(metas))
             for row, verdict in zip(batch, verdicts):
                 out.write(json.dumps({**row, **_verdict_fields(verdict)}, ensure_ascii=False) + "\n")
                 statuses[verdict.status.value] += 1

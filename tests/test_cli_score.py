@@ -65,7 +65,7 @@ def test_custom_field_names(tmp_path):
         (['{"response": "a", "gold": "1"}', "{not json"], "in.jsonl:2: invalid JSON"),
         (['{"response": "a"}'], "in.jsonl:1: missing field 'gold' (fields: response)"),
         (["[1, 2]"], "in.jsonl:1: expected a JSON object, got list"),
-        (['{"response": 5, "gold": "5"}'], "row 1: field 'response' must be a string"),
+        (['{"response": 5, "gold": "5"}'], "in.jsonl:1: field 'response' must be a string"),
     ],
 )
 def test_bad_input_names_the_line(tmp_path, capsys, lines, message):
@@ -110,3 +110,52 @@ def test_console_script_starts_without_heavy_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+needs_data = pytest.mark.skipif(not (DATA / "humaneval").is_dir(), reason="../shared/benchmarks not present")
+
+
+@needs_data
+def test_code_benchmark_rows_run_against_their_tasks(tmp_path):
+    rows = [json.loads(line) for line in (DATA / "humaneval" / "HumanEval.jsonl").read_text().splitlines()[:2]]
+    src = _write(
+        tmp_path / "gens.jsonl",
+        [
+            {
+                "task_id": rows[0]["task_id"],
+                "response": f"```python\n{rows[0]['prompt']}{rows[0]['canonical_solution']}```",
+            },
+            {
+                "task_id": rows[1]["task_id"],
+                "response": "```python\ndef separate_paren_groups(s):\n    return []\n```",
+            },
+        ],
+    )
+    out = tmp_path / "scored.jsonl"
+    args = ["score", "--benchmark", "humaneval", "--data-dir", str(DATA), "--input", str(src), "--output", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    scored = _read(out)
+    assert [r["correct"] for r in scored] == [True, False]
+    assert [r["task_id"] for r in scored] == [rows[0]["task_id"], rows[1]["task_id"]]
+    assert scored[1]["verify_details"]["tests"], "per-test details are kept"
+
+
+@needs_data
+def test_code_benchmark_unknown_id_names_the_line(tmp_path, capsys):
+    src = _write(
+        tmp_path / "gens.jsonl", [{"task_id": "HumanEval/0", "response": "x"}, {"task_id": "Nope/1", "response": "x"}]
+    )
+    args = [
+        "score",
+        "--benchmark",
+        "humaneval",
+        "--data-dir",
+        str(DATA),
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    assert "gens.jsonl:2: unknown task_id 'Nope/1'" in capsys.readouterr().err

@@ -1,0 +1,345 @@
+"""The in-box runner: a warm interpreter that forks once per run, inside the isolation. Standard library only.
+
+It is started once per worker (by bubblewrap, a container, or a bare subprocess) and then serves requests: one
+length-prefixed JSON frame in, one out. Starting a Python interpreter costs 25-80 ms, a fork about 1 ms, so the
+interpreter start is paid once per worker instead of once per run.
+
+Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespace):
+
+    runner --fork--> child: unshare(mount, pid) --fork--> init (pid 1 of a fresh pid namespace)
+    init: private tmpfs on the work dir, fresh /proc --fork--> program: drops every capability, runs the code
+
+When init exits the kernel kills every process left in its pid namespace and the mount namespace (and the tmpfs
+with it) goes away, so runs see neither each other's files nor processes, and nothing outlives a run. Without
+``--ns`` (rlimits-only fallback, or a container that is itself the isolation) each run gets a fresh temporary
+directory and its process group is killed at the end.
+
+This file never runs untrusted code in the runner or in init; only the "program" process does, after it has
+closed every descriptor it does not need and dropped its privileges.
+"""
+
+# Imported here so that a run finds them already loaded: the fork shares them instead of each run paying for them.
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import ctypes
+import functools  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import json
+import math  # noqa: F401
+import os
+import re  # noqa: F401
+import resource
+import select
+import shutil
+import signal
+import string  # noqa: F401
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import types
+import typing  # noqa: F401
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+PR_CAPBSET_DROP, PR_SET_SECUREBITS = 24, 28
+# NOROOT (+ locked) and NO_CAP_AMBIENT_RAISE (+ locked): uid 0 in the box can never regain capabilities.
+SECUREBITS = 0x1 | 0x2 | 0x40 | 0x80
+RUN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# Room for the interpreter's own mappings on top of the memory limit when it is enforced as address space.
+AS_SLACK = 256 << 20
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(rc, what):
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data):
+    enc = [None if x is None else x.encode() for x in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def _drop_privileges():
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break  # EINVAL past the last capability the kernel knows
+    _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data), "capset")
+
+
+def read_frame(fd):
+    head = _read_exact(fd, 4)
+    if head is None:
+        return None
+    body = _read_exact(fd, struct.unpack(">I", head)[0])
+    return None if body is None else json.loads(body)
+
+
+def _read_exact(fd, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def write_frame(fd, obj):
+    body = json.dumps(obj).encode()
+    view = memoryview(struct.pack(">I", len(body)) + body)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _safe_path(root, rel):
+    path = os.path.normpath(os.path.join(root, rel))
+    if os.path.isabs(rel) or not path.startswith(root + os.sep):
+        raise ValueError(f"file path must stay inside the work dir: {rel!r}")
+    return path
+
+
+def _limit(which, soft, hard=None):
+    # A caller may already run under tighter limits (a verifier worker's address-space cap): never ask for more.
+    _, current = resource.getrlimit(which)
+    hard = soft if hard is None else hard
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _set_limits(lim, namespaces):
+    cpu = max(1, int(lim["cpu_time_s"] + 0.999))
+    _limit(resource.RLIMIT_CPU, cpu, cpu + 1)
+    _limit(resource.RLIMIT_AS, (lim["memory_mb"] << 20) + AS_SLACK)
+    _limit(resource.RLIMIT_FSIZE, lim["max_file_bytes"])
+    _limit(resource.RLIMIT_NOFILE, lim["max_open_files"])
+    _limit(resource.RLIMIT_CORE, 0)
+    if not namespaces:
+        # Counts every process of the user, and root is exempt: a weak stand-in for the pids cgroup.
+        _limit(resource.RLIMIT_NPROC, lim["max_processes"])
+
+
+def _program(req, workdir, fds, namespaces):
+    """The only process that runs untrusted code. Never returns."""
+    code = 70
+    try:
+        os.setsid()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, 1 << 16)
+        os.chdir(workdir)
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")  # if memory runs out, the program goes first, never the runner
+        _set_limits(req["limits"], namespaces)
+        if namespaces:
+            _drop_privileges()
+        os.environ.clear()
+        os.environ.update(RUN_ENV, HOME=workdir, TMPDIR=workdir)
+        path = os.path.join(workdir, "main.py")
+        main = types.ModuleType("__main__")
+        main.__file__ = path
+        sys.modules["__main__"] = main
+        sys.argv = [path]
+        sys.path[0] = workdir
+        code = 0
+        try:
+            exec(compile(req["program"], path, "exec"), main.__dict__)
+        except SystemExit as exc:
+            code = _exit_code(exc)
+        except BaseException as exc:
+            # Skip this runner's own frame: the traceback should start in the program, as under ``python``.
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
+            code = 1
+        try:
+            import threading
+
+            threading._shutdown()
+            import atexit
+
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _exit_code(exc):
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _init(req, result_fd, namespaces, workroot):
+    """Set up one run, start the program, watch it, report. Never returns."""
+    try:
+        os.umask(0o077)
+        lim = req["limits"]
+        if namespaces:
+            _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+            size = f"size={lim['disk_mb']}m,nr_inodes=4096,mode=0700"
+            _mount("tmpfs", workroot, "tmpfs", MS_NOSUID | MS_NODEV, size)
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            workdir = workroot
+        else:
+            workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
+        for rel, text in req["files"].items():
+            path = _safe_path(workdir, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(text.encode("latin-1"))
+        with open(os.path.join(workdir, "main.py"), "w") as f:
+            f.write(req["program"])
+        stdin = os.memfd_create("stdin")
+        os.write(stdin, (req["stdin"] or "").encode("latin-1"))
+        os.lseek(stdin, 0, os.SEEK_SET)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _program(req, workdir, (stdin, out_w, err_w), namespaces)
+        for fd in (stdin, out_w, err_w):
+            os.close(fd)
+        result = _watch(pid, out_r, err_r, lim, start)
+        if not namespaces:
+            _kill_group(pid)
+            shutil.rmtree(workdir, ignore_errors=True)
+        write_frame(result_fd, result)
+    except BaseException as exc:
+        write_frame(result_fd, {"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        os._exit(0)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _watch(pid, out_r, err_r, lim, start):
+    cap = lim["max_output_bytes"]
+    bufs = {out_r: bytearray(), err_r: bytearray()}
+    over = {out_r: False, err_r: False}
+    pidfd = os.pidfd_open(pid)
+    deadline = start + lim["wall_time_s"]
+    stopped = None
+    exited = False
+    while not exited:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            stopped = "wall_time"
+            break
+        ready, _, _ = select.select([pidfd, *[fd for fd in bufs if not over[fd]]], [], [], left)
+        for fd in ready:
+            if fd == pidfd:
+                exited = True
+            elif _pump(fd, bufs[fd], cap):
+                over[fd] = True
+                stopped = "output"
+        if stopped:
+            break
+    if stopped:
+        os.kill(pid, signal.SIGKILL)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - start
+    for fd in bufs:
+        os.set_blocking(fd, False)
+        try:
+            while not over[fd] and not _pump(fd, bufs[fd], cap, once=True):
+                pass
+        except (BlockingIOError, EOFError):
+            pass
+        over[fd] = over[fd] or len(bufs[fd]) > cap
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "stopped": stopped,
+        "stdout": bytes(bufs[out_r][:cap]).decode("latin-1"),
+        "stderr": bytes(bufs[err_r][:cap]).decode("latin-1"),
+        "stdout_truncated": over[out_r],
+        "stderr_truncated": over[err_r],
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_memory_bytes": usage.ru_maxrss * 1024,
+    }
+
+
+def _pump(fd, buf, cap, once=False):
+    """Read what is there; True once the stream went over its cap. Raises EOFError at end of stream if once."""
+    chunk = os.read(fd, 1 << 16)
+    if not chunk:
+        if once:
+            raise EOFError
+        return False
+    buf += chunk
+    return len(buf) > cap
+
+
+def serve_one(req, namespaces, workroot):
+    result_r, result_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(result_r)
+            ns = namespaces
+            if ns:
+                _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+            if os.fork() == 0:
+                _init(req, result_w, ns, workroot)
+        finally:
+            os._exit(0)
+    os.close(result_w)
+    os.waitpid(pid, 0)
+    try:
+        result = read_frame(result_r)
+    finally:
+        os.close(result_r)
+    return result if result is not None else {"error": "the run's init process died without a report"}
+
+
+def main(argv):
+    namespaces = "--ns" in argv
+    once = "--once" in argv
+    workroot = argv[argv.index("--work") + 1]
+    os.makedirs(workroot, exist_ok=True)
+    # Keep the control channel off fds 0/1 so a run's stdio is never confused with it.
+    ctrl_in, ctrl_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    write_frame(ctrl_out, {"ready": True, "pid": os.getpid(), "namespaces": namespaces})
+    while True:
+        req = read_frame(ctrl_in)
+        if req is None:
+            return
+        write_frame(ctrl_out, serve_one(req, namespaces, workroot))
+        if once:
+            return
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

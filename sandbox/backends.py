@@ -1,0 +1,102 @@
+"""The backend interface, one shared backend per process and kind, and the module-level ``run``/``run_many``."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .execution import Execution
+from .limits import Limits
+
+
+class Backend(Protocol):
+    name: str
+    workers: int
+
+    def run(
+        self,
+        program: str,
+        *,
+        stdin: str | bytes | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> Execution: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a batch."""
+
+    program: str
+    stdin: str | bytes | None = None
+    files: Mapping[str, str | bytes] = field(default_factory=dict)
+    limits: Limits | None = None
+
+
+_backends: dict[tuple[str, int], Backend] = {}
+_lock = threading.Lock()
+
+
+def get_backend(name: str = "local", **options: Any) -> Backend:
+    """The shared backend ``name`` of this process (created on first use), or a new one if options are given.
+
+    Keyed by process id: a worker forked from a process that already had boxes must not share their pipes.
+    """
+    if options:
+        return _make(name, **options)
+    key = (name, os.getpid())
+    with _lock:
+        backend = _backends.get(key)
+        if backend is None:
+            backend = _backends[key] = _make(name)
+        return backend
+
+
+def _make(name: str, **options: Any) -> Backend:
+    if name == "local":
+        from .local import LocalBackend
+
+        return LocalBackend(**options)
+    if name == "docker":
+        from .docker_backend import DockerBackend
+
+        return DockerBackend(**options)
+    raise ValueError(f"unknown sandbox backend {name!r}; known: local, docker")
+
+
+@atexit.register
+def _close_all() -> None:
+    for (_, pid), backend in list(_backends.items()):
+        if pid == os.getpid():
+            backend.close()
+
+
+def run(
+    program: str,
+    *,
+    stdin: str | bytes | None = None,
+    files: Mapping[str, str | bytes] | None = None,
+    limits: Limits | None = None,
+    backend: str | Backend = "local",
+) -> Execution:
+    """Run ``program`` (Python source) in a fresh isolated process and return what happened. Never raises for
+    anything the program does; a failure of the sandbox itself comes back as ``sandbox_error``."""
+    impl = get_backend(backend) if isinstance(backend, str) else backend
+    return impl.run(program, stdin=stdin, files=files, limits=limits)
+
+
+def run_many(jobs: Sequence[Job | str], *, backend: str | Backend = "local") -> list[Execution]:
+    """Run every job, as many at once as the backend has workers (one per core by default), results in order."""
+    impl = get_backend(backend) if isinstance(backend, str) else backend
+    todo = [Job(job) if isinstance(job, str) else job for job in jobs]
+    if not todo:
+        return []
+    with ThreadPoolExecutor(max_workers=min(impl.workers, len(todo))) as pool:
+        return list(pool.map(lambda j: impl.run(j.program, stdin=j.stdin, files=j.files, limits=j.limits), todo))

@@ -1,0 +1,339 @@
+"""The default backend: warm boxes under bubblewrap (Linux namespaces), cgroup caps and rlimits, no daemon.
+
+Isolation levels, strongest first; ``auto`` takes the first that works here:
+
+``namespaces``  bubblewrap gives the box its own user, pid, net, mount, ipc and uts namespaces, a read-only view of
+                /usr and the Python install, and nothing else of the host; inside it each run gets a fresh pid and
+                mount namespace of its own (see ``_box.py``).
+``bwrap``       the same box, but runs share its pid namespace and /tmp (the kernel refused the per-run namespaces).
+``rlimits``     no namespaces at all: rlimits, a private temporary directory and a scrubbed environment only. The
+                program can read the host's files, use the network and signal the caller's processes. Said loudly.
+
+Memory and process counts are capped by a cgroup per box where the v1 controllers are writable (``cgroups.py``);
+the address-space rlimit is the backstop everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import cgroups
+from .execution import Execution, classify
+from .limits import Limits
+
+log = logging.getLogger(__name__)
+
+BOX_SCRIPT = Path(__file__).with_name("_box.py")
+BOX_PATH_INSIDE = "/opt/prime/box.py"
+WORK_INSIDE = "/work"
+LEVELS = ("namespaces", "bwrap", "rlimits")
+# Past the wall limit, how long the box's own watchdog may take to report before the box is killed as hung.
+REPORT_GRACE_S = 5.0
+START_TIMEOUT_S = 20.0
+_warned: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+class SandboxWeakWarning(RuntimeWarning):
+    """The sandbox runs with weaker isolation than it was designed for."""
+
+
+def _warn_once(level: str, message: str) -> None:
+    with _warn_lock:
+        if level in _warned:
+            return
+        _warned.add(level)
+    banner = f"SANDBOX ISOLATION IS WEAKER THAN DESIGNED ({level}): {message}"
+    log.warning(banner)
+    warnings.warn(banner, SandboxWeakWarning, stacklevel=3)
+
+
+def _python() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _system_view() -> list[str]:
+    """bwrap arguments for the read-only part of the box: /usr, the merged-/usr links, the Python install."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    prefix = os.path.realpath(sys.base_prefix)
+    if not prefix.startswith("/usr/") and prefix != "/usr":
+        args += ["--ro-bind", prefix, prefix]
+    return args
+
+
+def bwrap_argv(level: str, python: str) -> list[str]:
+    """The command that starts one box at ``level`` ('namespaces' or 'bwrap')."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise FileNotFoundError("bwrap")
+    env = ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LC_ALL", "C.UTF-8"]
+    # Capabilities exist only inside the box's own user namespace, and the program drops them all before it runs.
+    caps = ["--cap-drop", "ALL"]
+    if level == "namespaces":
+        caps += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+    fs = [*_system_view(), "--ro-bind", str(BOX_SCRIPT), BOX_PATH_INSIDE]
+    fs += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK_INSIDE, "--chdir", WORK_INSIDE]
+    box = [python, "-I", "-B", BOX_PATH_INSIDE, "--work", WORK_INSIDE if level == "namespaces" else "/tmp"]
+    if level == "namespaces":
+        box.append("--ns")
+    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *env, *caps, *fs, *box]
+
+
+def _join_cgroup(argv: list[str], cgroup: cgroups.BoxCgroup | None) -> list[str]:
+    """Have the box enter its cgroups before exec, so that no process of it is ever outside them."""
+    if cgroup is None:
+        return argv
+    script = 'for f in $PRIME_CGROUP_PROCS; do echo $$ > "$f" || exit 111; done; exec "$@"'
+    return ["/bin/sh", "-c", script, "sh", *argv]
+
+
+class _Box:
+    """One warm runner process and its control pipes."""
+
+    def __init__(self, level: str, python: str, cgroup: cgroups.BoxCgroup | None, tmp_root: str):
+        self.cgroup = cgroup
+        if level == "rlimits":
+            argv = [python, "-I", "-B", str(BOX_SCRIPT), "--work", tmp_root]
+        else:
+            argv = bwrap_argv(level, python)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
+        if cgroup is not None:
+            env["PRIME_CGROUP_PROCS"] = " ".join(cgroup.procs_files)
+        self.proc = subprocess.Popen(
+            _join_cgroup(argv, cgroup),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        hello = self._read(START_TIMEOUT_S)
+        if not hello or not hello.get("ready"):
+            self.kill()
+            raise RuntimeError(f"box did not start (exit status {self.proc.poll()})")
+        if cgroup is not None:
+            cgroup.idle = cgroup.processes()
+
+    def request(self, req: Mapping[str, Any], timeout: float) -> dict[str, Any] | None:
+        body = json.dumps(req).encode()
+        try:
+            self.proc.stdin.write(struct.pack(">I", len(body)) + body)
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        return self._read(timeout)
+
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        buf = bytearray()
+        need = 4
+        header_done = False
+        while len(buf) < need:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, max(need - len(buf), 1 << 16))
+            if not chunk:
+                return None
+            buf += chunk
+            if not header_done and len(buf) >= 4:
+                need = 4 + struct.unpack(">I", bytes(buf[:4]))[0]
+                header_done = True
+        return json.loads(bytes(buf[4:need]))
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, 9)
+        except OSError:
+            pass
+        self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+class LocalBackend:
+    """Runs programs in up to ``workers`` warm boxes at once (default: one per core). Thread-safe."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, *, isolation: str = "auto", python: str | None = None):
+        if isolation != "auto" and isolation not in LEVELS:
+            raise ValueError(f"isolation must be 'auto' or one of {LEVELS}, got {isolation!r}")
+        self.workers = workers or os.cpu_count() or 1
+        self.python = python or _python()
+        self._requested = isolation
+        self._level: str | None = None
+        self._use_cgroups: bool | None = None
+        self._tmp_root = ""
+        self._slots: queue.LifoQueue[_Box | None] = queue.LifoQueue()
+        for _ in range(self.workers):
+            self._slots.put(None)
+        self._setup_lock = threading.Lock()
+        self._boxes: set[_Box] = set()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+    @property
+    def isolation(self) -> str:
+        """The isolation level in force (probing for it on first use)."""
+        self._setup()
+        return self._level  # type: ignore[return-value]
+
+    def _setup(self) -> None:
+        with self._setup_lock:
+            if self._level is not None:
+                return
+            import tempfile
+
+            self._use_cgroups = cgroups.available()
+            self._tmp_root = tempfile.mkdtemp(prefix="prime-sandbox-")
+            candidates = LEVELS if self._requested == "auto" else (self._requested,)
+            for level in candidates:
+                if self._probe(level):
+                    self._level = level
+                    break
+            else:
+                raise RuntimeError(f"sandbox isolation {self._requested!r} is not available on this host")
+            self._announce()
+
+    def _probe(self, level: str) -> bool:
+        if level != "rlimits" and shutil.which("bwrap") is None:
+            return False
+        try:
+            box = self._start_box(level)
+        except (OSError, RuntimeError) as exc:
+            log.debug("isolation %s unavailable: %s", level, exc)
+            return False
+        probe = {"program": "print('ok')", "stdin": None, "files": {}, "limits": Limits().to_dict()}
+        raw = box.request(probe, START_TIMEOUT_S)
+        good = bool(raw) and raw.get("stdout") == "ok\n"
+        if good:
+            self._boxes.add(box)
+            self._slots.get()
+            self._slots.put(box)
+        else:
+            log.debug("isolation %s failed its probe: %s", level, raw)
+            box.kill()
+        return good
+
+    def _announce(self) -> None:
+        if self._level == "bwrap":
+            _warn_once(
+                "bwrap",
+                "the kernel refused per-run pid/mount namespaces: runs in one box share /tmp and a pid namespace, "
+                "so a run can see files and processes a previous run left until its box is restarted.",
+            )
+        elif self._level == "rlimits":
+            _warn_once(
+                "rlimits",
+                "bubblewrap is missing or user namespaces are disabled: programs run as YOUR user with rlimits only. "
+                "They can read your files, use the network, and signal or outlive their run. "
+                "Install bubblewrap (apt-get install bubblewrap) or use the docker backend.",
+            )
+        if not self._use_cgroups:
+            _warn_once(
+                "no-cgroups",
+                "no writable memory/pids cgroup: memory is capped as address space (RLIMIT_AS) and the process "
+                "count by RLIMIT_NPROC, which does not bind root.",
+            )
+
+    def _start_box(self, level: str) -> _Box:
+        # bwrap --die-with-parent fires when the *thread* that started it exits, so every box is started from
+        # one long-lived thread rather than from whichever caller thread needed it.
+        return self._spawner.submit(self._spawn, level).result()
+
+    def _spawn(self, level: str) -> _Box:
+        cgroup = cgroups.BoxCgroup() if self._use_cgroups else None
+        try:
+            return _Box(level, self.python, cgroup, self._tmp_root)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+
+    def run(
+        self,
+        program: str,
+        *,
+        stdin: str | bytes | None = None,
+        files: Mapping[str, str | bytes] | None = None,
+        limits: Limits | None = None,
+    ) -> Execution:
+        limits = limits or Limits()
+        self._setup()
+        req = {
+            "program": program,
+            "stdin": _latin1(stdin) if stdin is not None else None,
+            "files": {name: _latin1(data) for name, data in (files or {}).items()},
+            "limits": limits.to_dict(),
+        }
+        box = self._slots.get()
+        try:
+            if box is None:
+                box = self._start_box(self._level)  # type: ignore[arg-type]
+                self._boxes.add(box)
+            if box.cgroup is not None:
+                box.cgroup.apply(limits.memory_mb, limits.max_processes)
+                box.cgroup.settle()
+                oom_before = box.cgroup.oom_kills()
+            raw = box.request(req, limits.wall_time_s + REPORT_GRACE_S)
+            if raw is None:
+                self._discard(box)
+                box = None
+                return Execution.sandbox_error("the box stopped answering and was killed", self._level or "")
+            oom = box.cgroup is not None and box.cgroup.oom_kills() > oom_before
+            return classify(raw, limits, oom_killed=oom, isolation=self._level or "")
+        except (OSError, RuntimeError) as exc:
+            if box is not None:
+                self._discard(box)
+                box = None
+            return Execution.sandbox_error(f"{type(exc).__name__}: {exc}", self._level or "")
+        finally:
+            self._slots.put(box)
+
+    def _discard(self, box: _Box) -> None:
+        self._boxes.discard(box)
+        box.kill()
+
+    def close(self) -> None:
+        """Stop every box. Call only when no run is in flight; a later run starts fresh boxes."""
+        for box in list(self._boxes):
+            self._discard(box)
+        while not self._slots.empty():
+            self._slots.get_nowait()
+        for _ in range(self.workers):
+            self._slots.put(None)
+        if self._tmp_root:
+            shutil.rmtree(self._tmp_root, ignore_errors=True)
+
+
+def _latin1(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    return raw.decode("latin-1")

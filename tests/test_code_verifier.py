@@ -1,0 +1,190 @@
+"""CodeVerifier: extraction, test formats, statuses, and cheats that must not pass."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from prime_eval.verify import Status, verify_batch
+from prime_eval.verify.code import CodeConfig, CodeVerifier, extract_program
+from prime_eval.verify.code_tests import CodeTests, StdioCase, outputs_match, split_asserts
+
+ADD = CodeTests(tests=("assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(2, 2) == 4"))
+GOOD = "```python\ndef add(a, b):\n    return a + b\n```"
+FAST = CodeVerifier(CodeConfig(timeout_s=4, test_timeout_s=2))
+
+
+def fenced(code: str) -> str:
+    return f"Here you go.\n```python\n{code}\n```\nDone."
+
+
+@pytest.mark.parametrize(
+    "response, program",
+    [
+        ("```python\na = 1\n```\ntext\n```python\nb = 2\n```", "b = 2\n"),
+        ("```py\nx = 1\n```\n```\ny = 2\n```", "x = 1\n"),
+        ("```\ny = 2\n```", "y = 2\n"),
+        ("def f():\n    return 1\n", "def f():\n    return 1\n"),
+        ("<think>```python\nbad\n```</think>```python\ngood = 1\n```", "good = 1\n"),
+        ("The answer is forty-two.", None),
+        ("<think>unfinished ```python\nx = 1\n```", None),
+        ("```js\nlet x = 1\n```", None),
+    ],
+)
+def test_extract_program(response, program):
+    assert extract_program(response) == program
+
+
+def test_all_tests_pass():
+    verdict = FAST.verify(GOOD, ADD)
+    assert verdict.correct and verdict.score == 1.0 and verdict.status is Status.OK
+    assert verdict.details["passed"] == 3 and len(verdict.answer) == 16
+
+
+def test_partial_score_is_the_pass_fraction():
+    verdict = FAST.verify(fenced("def add(a, b):\n    return 3 if a == 1 else a + b + (a == 2)"), ADD)
+    assert not verdict.correct and verdict.status is Status.WRONG
+    assert verdict.score == pytest.approx(2 / 3)
+    assert [t["outcome"] for t in verdict.details["tests"]] == ["pass", "pass", "fail"]
+
+
+def test_stop_on_first_failure():
+    verifier = CodeVerifier(CodeConfig(stop_on_first_failure=True, timeout_s=4))
+    verdict = verifier.verify(fenced("def add(a, b):\n    return 0"), ADD)
+    assert [t["outcome"] for t in verdict.details["tests"]] == ["fail", "not_run", "not_run"]
+
+
+def test_no_code_is_no_answer():
+    assert FAST.verify("I cannot solve this.", ADD).status is Status.NO_ANSWER
+
+
+def test_syntax_and_runtime_errors_are_wrong():
+    verdict = FAST.verify(fenced("def add(a, b)\n    return a + b"), ADD)
+    assert verdict.status is Status.WRONG and "SyntaxError" in verdict.details["load_error"]
+    verdict = FAST.verify(fenced("def add(a, b):\n    return a / 0"), ADD)
+    assert verdict.status is Status.WRONG and verdict.details["tests"][0]["outcome"] == "error"
+
+
+def test_slow_test_times_out_alone():
+    code = "import time\ndef add(a, b):\n    if a == -1:\n        time.sleep(60)\n    return a + b"
+    verdict = FAST.verify(fenced(code), ADD)
+    assert [t["outcome"] for t in verdict.details["tests"]] == ["pass", "timeout", "pass"]
+    assert verdict.status is Status.WRONG
+
+
+def test_program_that_never_loads_is_a_timeout():
+    verifier = CodeVerifier(CodeConfig(timeout_s=1.5, test_timeout_s=5))
+    verdict = verifier.verify(fenced("while True:\n    pass"), ADD)
+    assert verdict.status is Status.TIMEOUT and verdict.score == 0.0
+
+
+CHEATS = {
+    "sys.exit(0) before the tests": "import sys\nsys.exit(0)",
+    "os._exit(0) before the tests": "import os\nos._exit(0)",
+    "exit(0) inside the function": "import sys\ndef add(a, b):\n    sys.exit(0)",
+    "atexit forcing status 0": "import atexit, os\natexit.register(lambda: os._exit(0))\ndef add(a, b):\n    raise Exception",
+    "__eq__ always True": (
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+        "def add(a, b):\n    return Yes()"
+    ),
+    "int subclass with __eq__": "class I(int):\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return I(0)",
+    "__bool__ always True": "class T:\n    def __bool__(self):\n        return True\ndef add(a, b):\n    return T()",
+    "killing the parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)",
+    "printing fake reports": (
+        "import sys\nfor i in range(3):\n    print('0' * 32, i, 'pass', '\"\"')\n"
+        "    sys.__stdout__.write(f'{i} pass\\n')\nprint('end done')\ndef add(a, b):\n    return None"
+    ),
+    "rebinding the guards": (
+        "def add(a, b):\n    globals()['__prime_cmp__'] = lambda *x: True\n"
+        "    import builtins\n    builtins.__prime_cmp__ = lambda *x: True\n    return None"
+    ),
+    "reading the tests and nonce": (
+        "import os\nleak = [open(f).read() for f in os.listdir('.') if os.path.isfile(f)]\n"
+        "def add(a, b):\n    raise RuntimeError(leak)"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", CHEATS.values(), ids=CHEATS.keys())
+def test_cheats_do_not_pass(code):
+    verdict = FAST.verify(fenced(code), ADD)
+    assert not verdict.correct and verdict.score == 0.0, verdict.details
+
+
+def test_truth_asserts_are_guarded_too():
+    tests = CodeTests(tests=("assert is_even(2)", "assert not is_even(3)"))
+    honest = FAST.verify(fenced("def is_even(n):\n    return n % 2 == 0"), tests)
+    assert honest.correct
+    flip = "class F:\n    n = 0\n    def __bool__(self):\n        F.n += 1\n        return F.n != 2\ndef is_even(n):\n    return F()"
+    assert not FAST.verify(fenced(flip), tests).correct
+
+
+def test_humaneval_completion_and_full_function():
+    tests = CodeTests(
+        tests=(
+            "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(-3) == 9\n\ncheck(square)\n",
+        ),
+        prompt='import math\n\n\ndef square(x: int) -> int:\n    """Square x."""\n',
+        entry_point="square",
+    )
+    assert FAST.verify("    return x * x\n", tests).correct
+    assert FAST.verify(fenced("def square(x):\n    return int(math.pow(x, 2))"), tests).correct
+    assert not FAST.verify("    return x + x\n", tests).correct
+
+
+def test_leetcode_style_tests_split_per_assert():
+    source = "s = Solution()\n\nx = {'n': 1}\nassert s.f(**x) == 2\n\nx = {'n': 2}\nassert s.f(**x) == 3\n"
+    parts = split_asserts(source)
+    assert len(parts) == 2 and parts[0].startswith("s = Solution()") and "x = {'n': 2}" in parts[1]
+    tests = CodeTests(tests=parts, preamble="from typing import List")
+    code = "class Solution:\n    def f(self, n: int) -> List[int]:\n        return n + 1"
+    assert FAST.verify(fenced(code), tests).correct
+
+
+def test_stdio_cases_with_whitespace_and_float_tolerance():
+    tests = CodeTests(
+        kind="stdio",
+        cases=(StdioCase("1 2\n", "3\n"), StdioCase("2.5 2.5\n", "5.0000001")),
+        float_tolerance=1e-6,
+    )
+    code = "a, b = map(float, input().split())\ns = a + b\nprint(int(s) if s.is_integer() and '.' not in str(a) else s, ' ')"
+    verdict = FAST.verify(fenced(code), tests)
+    assert verdict.correct, verdict.details
+    wrong = FAST.verify(fenced("print(0)"), tests)
+    assert wrong.score == 0.0 and [t["outcome"] for t in wrong.details["tests"]] == ["fail", "fail"]
+    crash = FAST.verify(
+        fenced("raise SystemExit(1)"), CodeTests.from_value({"kind": "stdio", "cases": [{"input": "", "output": "1"}]})
+    )
+    assert crash.details["tests"][0]["outcome"] == "error"
+
+
+@pytest.mark.parametrize(
+    "actual, expected, tolerance, same",
+    [
+        ("1 2 \n3\n\n", "1 2\n3", None, True),
+        ("1  2", "1 2", None, True),
+        ("1 2", "1\n2", None, False),
+        ("0.3333333", "0.333333333", 1e-6, True),
+        ("0.3333333", "0.333333333", None, False),
+        ("nan", "nan", 1e-6, True),
+        ("abc", "abd", 1e-6, False),
+    ],
+)
+def test_outputs_match(actual, expected, tolerance, same):
+    assert outputs_match(actual, expected, tolerance) is same
+
+
+def test_verifier_is_picklable_and_works_through_verify_batch():
+    verifier = CodeVerifier(CodeConfig(timeout_s=4, test_timeout_s=2))
+    assert pickle.loads(pickle.dumps(verifier)) == verifier
+    responses = [GOOD, fenced("def add(a, b):\n    return 0"), fenced("while True:\n    pass"), "no code"]
+    verdicts = verify_batch(verifier, responses, [ADD] * 4, workers=2, timeout_s=10, progress=False)
+    assert [v.status for v in verdicts] == [Status.OK, Status.WRONG, Status.TIMEOUT, Status.NO_ANSWER]
+    assert all(v.details.get("sandbox", {}).get("isolation") in (None, "namespaces") for v in verdicts)
+
+
+def test_reference_as_dict():
+    assert FAST.verify(GOOD, {"tests": list(ADD.tests)}).correct
+    with pytest.raises(ValueError):
+        CodeTests(tests=())

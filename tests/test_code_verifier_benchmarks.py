@@ -1,0 +1,78 @@
+"""Every reference solution of HumanEval (164) and PRIME's MBPP split (399) passes; broken variants fail; the
+scoring helpers for ``prime-eval score --benchmark`` load all three coding benchmarks and name bad rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prime_eval.code_scoring import canonical_solutions, load_code_tasks, row_to_check
+from prime_eval.verify import Status, verify_batch
+from prime_eval.verify.code import CodeConfig, CodeVerifier
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+# Generous: on a loaded 2-core runner MBPP 123's reference takes about 4 s for one test.
+VERIFIER = CodeVerifier(CodeConfig(timeout_s=20, test_timeout_s=15))
+
+
+def _check_all(benchmark: str, ids: list[str] | None = None):
+    tasks = load_code_tasks(benchmark, DATA)
+    solutions = canonical_solutions(benchmark, DATA)
+    ids = ids or list(solutions)
+    verdicts = verify_batch(
+        VERIFIER, [solutions[i] for i in ids], [tasks[i] for i in ids], timeout_s=40, progress=False
+    )
+    return {i: v for i, v in zip(ids, verdicts)}
+
+
+@pytest.mark.parametrize("benchmark, count", [("humaneval", 164), ("mbpp", 399)])
+def test_every_reference_solution_passes(benchmark, count):
+    verdicts = _check_all(benchmark)
+    assert len(verdicts) == count
+    failed = {i: v.details for i, v in verdicts.items() if not v.correct}
+    assert not failed, failed
+
+
+def _break(code: str) -> str:
+    """A plausible wrong program: every return value is off."""
+    return code.replace("return ", "return None and ")
+
+
+@pytest.mark.parametrize("benchmark", ["humaneval", "mbpp"])
+def test_broken_variants_fail(benchmark):
+    tasks = load_code_tasks(benchmark, DATA)
+    solutions = canonical_solutions(benchmark, DATA)
+    ids = [i for i in solutions if "return " in solutions[i]][:20]
+    verdicts = verify_batch(
+        VERIFIER, [_break(solutions[i]) for i in ids], [tasks[i] for i in ids], timeout_s=40, progress=False
+    )
+    passed = [i for i, v in zip(ids, verdicts) if v.correct]
+    assert not passed
+    assert all(v.status in (Status.WRONG, Status.TIMEOUT) for v in verdicts)
+
+
+def test_leetcode_tasks_load_and_score():
+    tasks = load_code_tasks("leetcode", DATA)
+    assert len(tasks) == 180 and all(t.count > 0 for t in tasks.values())
+    task = tasks["weekly-contest-381-minimum-number-of-pushes-to-type-word-i"]
+    solution = (
+        "```python\nclass Solution:\n    def minimumPushes(self, word: str) -> int:\n"
+        "        return sum(i // 8 + 1 for i in range(len(word)))\n```"
+    )
+    assert VERIFIER.verify(solution, task).correct
+    partial = VERIFIER.verify(solution.replace("len(word)", "min(len(word), 8)"), task)
+    assert partial.status is Status.WRONG and 0 < partial.score < 1
+
+
+def test_rows_map_to_checks_with_clear_errors():
+    tasks = load_code_tasks("mbpp", DATA)
+    response, reference, meta = row_to_check({"task_id": 2, "response": "x"}, tasks)
+    assert response == "x" and reference is tasks["2"] and meta == {}
+    with pytest.raises(ValueError, match=r"gens.jsonl:7: unknown task_id '99999'"):
+        row_to_check({"task_id": 99999, "response": "x"}, tasks, where="gens.jsonl:7")
+    with pytest.raises(ValueError, match="gens.jsonl:3: missing field 'response'"):
+        row_to_check({"task_id": 2}, tasks, where="gens.jsonl:3")
+    with pytest.raises(ValueError, match="unknown coding benchmark"):
+        load_code_tasks("apps", DATA)
