@@ -11,11 +11,13 @@ _OPEN = "([{"
 _CLOSE = ")]}"
 _RELATION = re.compile(r"(\\le |\\ge |\\ne |<=|>=|!=|=|<|>|\\lt|\\gt)")
 _REL_CANON = {"<=": "\\le ", ">=": "\\ge ", "!=": "\\ne ", "\\lt": "<", "\\gt": ">"}
-_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
-_PRED_CHOICE = re.compile(r"^\(?([A-E])\)(?:\s|$)|^\(?([A-E])\)?$")
+# "C", "(C)", "(c)", and a choice with its option's value: "(C) 12". A bare lowercase "e" is Euler's number.
+_CHOICE = re.compile(r"^(?:\(([A-Ea-e])\)|([A-E]))(?:\s*(.*))?$")
 _TEXT_RUN = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")
 _WORD_SEP = re.compile(r"\s+(?:and|or)\s+|\s*;\s*")
+_OR = re.compile(r"\s+or\s+")
 _PM = "\\pm"
+_MP = "\\mp"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Text:
 @dataclass(frozen=True)
 class Choice:
     letter: str
+    value: Answer | None = None  # the option's content when the answer spells it out: "(C) 12"
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,13 @@ def parse_answer(s: str) -> Answer:
 
 def _parse(s: str) -> Answer:
     s = s.strip()
-    if _CHOICE.match(s):
-        return Choice(_CHOICE.match(s).group(1).upper())
+    choice = _CHOICE.match(s)
+    if choice and (choice.group(1) or not choice.group(3) or choice.group(3)[0] in " )"):
+        letter = (choice.group(1) or choice.group(2)).upper()
+        rest = (choice.group(3) or "").lstrip(" )")
+        return Choice(letter, _parse(rest) if rest else None)
+    if s == "\\emptyset":
+        return Seq("set", ())
     unions = split_top(s, ("\\cup",))
     if len(unions) > 1:
         return Union(tuple(_parse(p) for p in unions))
@@ -144,8 +152,12 @@ def _parse(s: str) -> Answer:
         rows = [r for r in body.split("\\\\") if r.strip()]
         return Matrix(tuple(tuple(_parse(c) for c in r.split("&")) for r in rows))
     items = split_top(s, (",", ";"))
-    if len(items) == 1:
-        items = [p for p in _WORD_SEP.split(s) if p.strip()] if _WORD_SEP.search(s) else items
+    if len(items) == 1 and _WORD_SEP.search(s):
+        items = [p for p in _WORD_SEP.split(s) if p.strip()]
+        parts = tuple(_parse(p) for p in items)
+        if _OR.search(s) and all(isinstance(p, Relation) and "=" not in p.ops for p in parts):
+            return Union(parts)  # "x < -1 or x > 1" is a union of two sets; "x = 2 or x = 3" a list
+        return Seq("list", parts)
     if len(items) > 1:
         return Seq("list", tuple(_parse(p) for p in items if p.strip()))
     enclosed = _enclosed(s)
@@ -161,11 +173,10 @@ def _parse(s: str) -> Answer:
     relation = _parse_relation(s)
     if relation:
         return relation
-    if _PM in s:
-        head, _, tail = s.partition(_PM)
-        if tail.strip():
-            base = head.strip() or "0"
-            return Seq("set", (Scalar(f"{base}+({tail.strip()})"), Scalar(f"{base}-({tail.strip()})")))
+    if _PM in s or _MP in s:  # every \pm takes the same sign: "\frac{-1\pm\sqrt5}{2}" is two values
+        plus = s.replace(_PM, "+").replace(_MP, "-")
+        minus = s.replace(_PM, "-").replace(_MP, "+")
+        return Seq("set", (_parse(plus), _parse(minus)))
     if _TEXT_RUN.search(s):
         return Text(" ".join(s.lower().split()))
     return Scalar(s)
@@ -186,9 +197,3 @@ def _parse_relation(s: str) -> Relation | None:
     if any(not _balanced(p) for p in pieces[::2]):
         return None
     return Relation(tuple(parts), tuple(ops))
-
-
-def predicted_choice(s: str) -> str | None:
-    """The option letter of a response to a multiple-choice question: "C", "(C)", "(C) 12"."""
-    m = _PRED_CHOICE.match(s.strip())
-    return (m.group(1) or m.group(2)) if m else None

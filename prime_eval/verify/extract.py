@@ -16,7 +16,9 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _BOX_JOINER = re.compile(r"^[\s$,;.]*(?:and|or|,|;)?[\s$,;.]*$", re.IGNORECASE)
 _MINERVA = re.compile(r"final answer is\s*(.+?)\s*\.?\s*I hope it is correct", re.IGNORECASE | re.DOTALL)
 _PHRASES = re.compile(r"(?:final answer is|the answer is|answers are|final answer\s*:|answer\s*:)", re.IGNORECASE)
-_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+# $$..$$, $..$ (an escaped \\$ inside is a dollar sign, not the end), \\(..\\), \\[..\\]
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$((?:\\.|[^$\\])+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_MARKDOWN_BOLD = re.compile(r"\*\*|__")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)")
 _WORD = re.compile(r"(?<!\\)\b[a-zA-Z]{2,}\b")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
@@ -172,16 +174,17 @@ def extract_answer(response: str, config: ExtractionConfig = ExtractionConfig())
         boxed = ", ".join(b[2].strip() for b in run)
         if boxed.strip():
             return Extraction(boxed.strip(), "boxed", len(run))
+    plain = _MARKDOWN_BOLD.sub("", text)  # "**Final Answer:** 7"
     if config.answer_phrases:
-        phrase = _after_phrase(text)
-        if phrase:
+        phrase = _after_phrase(plain)
+        if phrase and not any(cmd in phrase for cmd in _BOX_COMMANDS):  # an unclosed box is no answer
             return Extraction(phrase, "phrase")
     if config.bare_answer:
-        bare = _bare(text)
+        bare = _bare(plain)
         if bare:
             return Extraction(bare, "bare")
     if config.last_number_fallback:
-        numbers = _NUMBER.findall(text)
+        numbers = _NUMBER.findall(plain)
         if numbers:
             return Extraction(numbers[-1].replace(",", ""), "last_number")
     return Extraction(None, "none")

@@ -36,10 +36,16 @@ class Unsupported(ValueError):
 
 
 _FUNCS = {
-    "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin, "arccos": cmath.acos,
-    "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh, "tanh": cmath.tanh, "ln": cmath.log,
-    "exp": cmath.exp,
+    "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "cot": lambda z: 1 / cmath.tan(z),
+    "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z), "arcsin": cmath.asin,
+    "arccos": cmath.acos, "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh, "tanh": cmath.tanh,
+    "ln": cmath.log, "exp": cmath.exp,
 }  # fmt: skip
+# "\sin x", "\sin^2 x", "\cos 2\theta", "\ln{x}": a function applied to the next atom, without parentheses.
+_BARE_CALL = re.compile(
+    r"\\(" + "|".join(sorted(_FUNCS, key=len, reverse=True)) + r")(?![a-zA-Z])\s*"
+    r"(?:\^\s*(\{[^{}]*\}|\d))?\s*(\{[^{}]*\}|\d*\.?\d*\\?[a-zA-Z]+(?:_\{?\w+\}?)?|\d+(?:\.\d+)?)"
+)
 _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma tau "
     "upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
@@ -96,11 +102,30 @@ def _rewrite_brace_commands(s: str) -> str:
         i = j
 
 
+def _bare_call(m: re.Match) -> str:
+    name, power, arg = m.group(1), m.group(2), m.group(3)
+    if arg.startswith("{"):
+        arg = arg[1:-1]
+    call = f"\\{name}({arg})"
+    return f"({call})^{{{power.strip('{}')}}}" if power else call
+
+
+def _abs_bars(s: str) -> str:
+    """``|x|`` -> a call; only one pair of bars is read (nested bars are ambiguous in LaTeX)."""
+    if "|" not in s:
+        return s
+    if s.count("|") != 2:
+        raise Unsupported("nested or unpaired absolute value bars")
+    head, inner, tail = s.split("|")
+    return f"{head}\\PRIMEabs({inner}){tail}"
+
+
 def to_python(latex: str) -> tuple[str, frozenset[str], bool]:
     """Python source for a LaTeX expression in the fast subset, its free symbols and whether it has a decimal."""
     if len(latex) > MAX_SOURCE_CHARS:
         raise Unsupported("too long for the fast path")
-    s = _rewrite_brace_commands(latex)
+    s = _abs_bars(_BARE_CALL.sub(_bare_call, latex))
+    s = _rewrite_brace_commands(s)
     out: list[str] = []
     symbols: set[str] = set()
     has_decimal = False
@@ -310,16 +335,24 @@ def _fact(n: _Num) -> _Num:
 
 
 def _binom(n: _Num, k: _Num) -> _Num:
-    if not all(_exact(x.v) and x.v.denominator == 1 and 0 <= x.v <= MAX_FACTORIAL for x in (n, k)):
-        raise Unsupported("binomial outside integers")
-    return _Num(Fraction(math.comb(int(n.v), int(k.v))))
+    """n choose k for a whole k, as the falling factorial n (n-1) ... (n-k+1) / k!, so n may be any value."""
+    if not (_exact(k.v) and k.v.denominator == 1 and 0 <= k.v <= MAX_FACTORIAL):
+        raise Unsupported("binomial with a non-integer k")
+    result = _Num(Fraction(1))
+    for j in range(int(k.v)):
+        result = result * (n - _Num(Fraction(j)))
+    return result / _Num(Fraction(math.factorial(int(k.v))))
+
+
+def _abs(x: _Num) -> _Num:
+    return _Num(abs(x.v) if _exact(x.v) else complex(abs(x.v)))
 
 
 def _wrap(f):
     return lambda x: _Num(f(complex(x.v)))
 
 
-_CALLS = {"fact": _fact, "binom": _binom, **{k: _wrap(f) for k, f in _FUNCS.items()}}
+_CALLS = {"fact": _fact, "binom": _binom, "abs": _abs, **{k: _wrap(f) for k, f in _FUNCS.items()}}
 _CONSTANTS = {"pi": _Num(complex(math.pi)), "E": _Num(complex(math.e)), "I": _Num(1j)}
 
 

@@ -16,7 +16,7 @@ from .extract import find_boxes, match_brace
 UNIT_WORDS = frozenset(
     """
     cm mm km m meter metre centimeter millimeter kilometer inch in foot feet ft yard yd mile
-    second sec s minute min hour hr day week month year yr
+    second sec s minute min hour hr h day week month year yr
     gram kg mg pound lb ounce oz ton liter litre ml
     degree deg radian rad dollar cent euro
     unit square sq cubic mph kmh kph percent
@@ -34,31 +34,43 @@ _WRAPPERS = (
     "\\mathit",
     "\\operatorname",
 )
-_DROP = re.compile(r"\\displaystyle|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\!|\\,|\\;|\\:|\\quad|\\qquad|\\ ")
+# "\\ " is a control space, but not the second half of a row break "\\\\ " in a matrix.
+_DROP = re.compile(
+    r"\\displaystyle|\\left(?![a-zA-Z])|\\right(?![a-zA-Z])|\\!|\\,|\\;|\\:|\\quad|\\qquad|(?<!\\)\\ |~"
+)
 _SPELLINGS = [
-    (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
     (re.compile(r"\\leq?(?![a-zA-Z])|≤|\\leqslant"), r"\\le "),
     (re.compile(r"\\geq?(?![a-zA-Z])|≥|\\geqslant"), r"\\ge "),
     (re.compile(r"\\neq?(?![a-zA-Z])|≠"), r"\\ne "),
-    (re.compile(r"\\(?:b|v|B|V|small)?matrix"), r"pmatrix"),
+    (re.compile(r"\{(?:b|v|B|V|small)?matrix\}"), r"{pmatrix}"),
+    (re.compile(r"\\begin\{array\}\{[^{}]*\}"), r"\\begin{pmatrix}"),
+    (re.compile(r"\\end\{array\}"), r"\\end{pmatrix}"),
+    (re.compile(r"\\mathbb\s*\{?R\}?(?![a-zA-Z])"), r"(-\\infty,\\infty)"),
+    (re.compile(r"\\varnothing|\\emptyset|^\\\{\s*\\\}$"), r"\\emptyset"),
+    (re.compile(r"\\[lr]?vert|\\[lr]Vert"), "|"),
     (re.compile(r"\\infinity|∞"), r"\\infty"),
     (re.compile(r"π"), r"\\pi "),
     (re.compile(r"√"), r"\\sqrt"),
     (re.compile(r"−"), "-"),
-    (re.compile(r"\\varnothing|\\emptyset"), r"\\emptyset"),
     (re.compile(r"\\(?:bigl?|bigr?|Bigl?|Bigr?)(?![a-zA-Z])"), ""),
 ]
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _PERCENT = re.compile(r"\\?%|\\percent")
 _DOLLARS = re.compile(r"\\\$|\$")
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\{,\}|\\,|,\\!)\d{3})+)(?![\d])")
+# 7,425,000 / 1{,}000 / 1\\,000 / 11,\\!111. Not after "(" or ",": "(1,7,103,105)" is a tuple.
+_THOUSANDS = re.compile(r"(?<![\d.,(\[{])(\d{1,3})((?:(?:,\\!\s?|\{,\}|\\,|,)\d{3})+)(?![\d])")
+_MULTIPLIERS = re.compile(r"(\d)\s*(thousand|million|billion|trillion)\b")
+_MULTIPLIER_EXP = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
+_OVER = re.compile(r"\{([^{}]*)\\over(?![a-zA-Z])([^{}]*)\}")
 _FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF = re.compile(r"\\frac\s*(\d)\s*\{")
 # "15\frac{39}{40}" is the mixed number 15 39/40 (as in MATH solutions), not 15 times 39/40.
 _MIXED_NUMBER = re.compile(r"(?<![\w.}^{])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _SPACES = re.compile(r"\s+")
-_TRAILING_UNITS = re.compile(r"(?:\s*(?:\^\{?[23]\}?)?\s*\b([a-zA-Z]+)\b\.?(?:\^\{?[23]\}?)?)+\s*$")
+# A run of words at the end, joined by spaces, "/" or "\\cdot", each maybe squared: "m/s", "cm^2", "km \\cdot h^{-1}".
+_TRAILING_UNITS = re.compile(r"(?:\s*(?:/|\\cdot|\*)?\s*(?<![\\a-zA-Z])[a-zA-Z]+\.?(?:\s*\^\s*\{?-?[123]\}?)?)+\s*$")
 _VAR_IN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
 
 
@@ -125,6 +137,7 @@ def normalize(answer: str, *, units: bool = True, keep_percent: bool = False, mi
     if len(boxes) == 1 and boxes[0][0] == 0 and boxes[0][1] == len(s):
         s = boxes[0][2]
     s = s.replace("\n", " ")
+    s = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
     s = _DROP.sub(" ", s)
     for pattern, repl in _SPELLINGS:
         s = pattern.sub(repl, s)
@@ -135,7 +148,8 @@ def normalize(answer: str, *, units: bool = True, keep_percent: bool = False, mi
     s = _PERCENT.sub("\\%" if keep_percent else "", s)
     s = _DOLLARS.sub("", s)
     s = s.replace("\\{", "\\lbrace ").replace("\\}", "\\rbrace ")  # protected from the brace clean-up below
-    s = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
+    s = _OVER.sub(r"\\frac{\1}{\2}", s)
+    s = _MULTIPLIERS.sub(lambda m: f"{m.group(1)}\\times10^{{{_MULTIPLIER_EXP[m.group(2)]}}}", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF.sub(r"\\frac{\1}{", s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)

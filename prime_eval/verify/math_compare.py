@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import symbolic
-from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer, predicted_choice
-from .latex_expr import TooLarge, Value, compile_latex, evaluate
+from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
+from .latex_expr import TooLarge, Unsupported, Value, compile_latex, evaluate
 from .latex_normalize import compact
 
 # Tolerance for two exact closed forms evaluated in floating point (sqrt(8) vs 2 sqrt(2)).
@@ -59,8 +59,8 @@ class Comparer:
     def equal(self, gold: Answer, pred: Answer) -> bool:
         if gold == pred:
             return True
-        if isinstance(gold, Choice):
-            return isinstance(pred, (Choice, Scalar, Text)) and _choice_of(pred) == gold.letter
+        if isinstance(gold, Choice) or isinstance(pred, Choice):
+            return self._choice(gold, pred)
         if isinstance(gold, Relation) or isinstance(pred, Relation):
             return self._relation(gold, pred)
         if isinstance(gold, Union) or isinstance(pred, Union):
@@ -80,9 +80,15 @@ class Comparer:
             return False
         if isinstance(gold, Text) or isinstance(pred, Text):
             return _text_key(gold) == _text_key(pred)
-        if isinstance(pred, Choice):
-            return self.scalars(gold.latex, pred.letter)
         return self.scalars(gold.latex, pred.latex)
+
+    def _choice(self, g: Answer, p: Answer) -> bool:
+        """Letters decide between two choices; against a plain answer, the option's spelled-out value does."""
+        if isinstance(g, Choice) and isinstance(p, Choice):
+            return g.letter == p.letter
+        if isinstance(g, Choice):
+            return g.value is not None and self.equal(g.value, p)
+        return p.value is not None and self.equal(g, p.value)
 
     # --- structures -------------------------------------------------------------------------------------
     def _seq(self, g: Seq, p: Seq) -> bool:
@@ -116,7 +122,8 @@ class Comparer:
         return True
 
     def _matrix(self, g: Answer, p: Answer) -> bool:
-        gm, pm = _as_matrix(g), _as_matrix(p)
+        both = isinstance(g, Matrix) and isinstance(p, Matrix)
+        gm, pm = (g, p) if both else (_as_matrix(g), _as_matrix(p))  # a vector equals a tuple, not a transposed matrix
         if gm is None or pm is None:
             return False
         if len(gm.rows) != len(pm.rows) or any(len(a) != len(b) for a, b in zip(gm.rows, pm.rows)):
@@ -181,7 +188,9 @@ class Comparer:
             return _same_base_number(base_g, base_p, compact(g), compact(p))
         cg, cp = compile_latex(g), compile_latex(p)
         if cg is not None and cp is not None:
-            return self._fast(g, p, cg, cp)
+            decided = self._fast(g, p, cg, cp)
+            if decided is not None:
+                return decided
         if not self.config.symbolic_fallback:
             return False
         letters_g, letters_p = symbolic.free_letters(g), symbolic.free_letters(p)
@@ -193,15 +202,19 @@ class Comparer:
         except symbolic.ParseFailure:
             return False
         self.method = "symbolic"
-        return symbolic.sympy_equal(a, b, self.config.rel_tol, seed=zlib.crc32((g + "\0" + p).encode()))
+        try:
+            return symbolic.sympy_equal(a, b, self.config.rel_tol, seed=zlib.crc32((g + "\0" + p).encode()))
+        except (TypeError, ValueError, AttributeError, ArithmeticError):
+            return False  # sympy cannot evaluate one side (an unevaluated gcd of symbols, say): not shown equal
 
-    def _fast(self, g: str, p: str, cg, cp) -> bool:
-        if cg.symbols != cp.symbols:
-            return False
+    def _fast(self, g: str, p: str, cg, cp) -> bool | None:
+        """Decide by value in the fast subset; ``None`` when a value needs more than it can compute."""
         tol = self.config.rel_tol if (cg.has_decimal or cp.has_decimal) else FLOAT_REL_TOL
-        if not cg.symbols:
+        if not cg.symbols and not cp.symbols:
             try:
                 a, b = _value_or_none(cg), _value_or_none(cp)
+            except Unsupported:
+                return None
             except (ZeroDivisionError, ValueError, OverflowError):
                 return False  # undefined on one side (1/0): not an answer equal to anything
             if a is None and b is None:
@@ -210,9 +223,11 @@ class Comparer:
                 return False
             self.method = "exact" if isinstance(a, Fraction) and isinstance(b, Fraction) else "numeric"
             return _values_equal(a, b, tol)
+        # Over the union of both sides' variables, so that an identity (sin^2 x + cos^2 x = 1) is found equal and
+        # an expression in another variable (x + 1 vs y + 1) is not.
         self.method = "numeric"
         checked = 0
-        for env in _points(cg.symbols, g + "\0" + p):
+        for env in _points(cg.symbols | cp.symbols, g + "\0" + p):
             try:
                 a, b = evaluate(cg, env), evaluate(cp, env)
             except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
@@ -222,7 +237,7 @@ class Comparer:
             checked += 1
             if checked >= 3:
                 return True
-        return False
+        return False if checked else None
 
 
 def _value_or_none(compiled) -> Value | None:
@@ -257,16 +272,6 @@ def _points(symbols: frozenset[str], seed_text: str):
     names = sorted(symbols)
     for _ in range(8):
         yield {name: Fraction(rng.randint(1300, 9700), rng.randint(1100, 3700)) for name in names}
-
-
-def _choice_of(a: Answer) -> str | None:
-    if isinstance(a, Choice):
-        return a.letter
-    if isinstance(a, Scalar):
-        return predicted_choice(a.latex)
-    if isinstance(a, Text):
-        return predicted_choice(a.text.upper())
-    return None
 
 
 def _text_key(a: Answer) -> str:

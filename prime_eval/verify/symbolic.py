@@ -55,9 +55,13 @@ def to_sympy(latex: str) -> Any:
     from latex2sympy2_extended import latex2sympy
 
     try:
-        return latex2sympy(latex)
+        expr = latex2sympy(latex)
     except Exception as exc:  # the parser raises many types for malformed input
         raise ParseFailure(f"{type(exc).__name__}: {exc}") from exc
+    try:
+        return expr.doit()  # the parser leaves some values unevaluated: \gcd(12, 18) stays gcd(12, 18)
+    except Exception:
+        return expr
 
 
 def sympy_equal(a: Any, b: Any, rel_tol: float, seed: int = 0) -> bool:
