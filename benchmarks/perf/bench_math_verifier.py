@@ -98,8 +98,9 @@ def _pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=1000)[int(q * 1000) - 1] if len(xs) > 1 else xs[0]
 
 
-def labelled_agreement() -> tuple[int, int, int] | None:
-    """(rows, prime right, Math-Verify right) on the labelled regression set of bare answer pairs."""
+def labelled_agreement() -> tuple[int, int, int, list[str]] | None:
+    """(rows, prime right, Math-Verify right, one line per row either gets wrong) on the labelled regression set
+    of bare answer pairs (tests/data/math_equivalence.jsonl)."""
     if not LABELLED.exists():
         return None
     from math_verify import parse, verify
@@ -107,15 +108,21 @@ def labelled_agreement() -> tuple[int, int, int] | None:
     rows = [json.loads(line) for line in LABELLED.open() if line.strip()]
     verifier = MathVerifier()
     prime_right = mv_right = 0
+    misses = []
     for r in rows:
         try:
             ours = verifier.equivalent(r["gold"], r["pred"])
         except Exception:
             ours = False
-        prime_right += ours == r["expected"]
         theirs = verify(parse(f"${r['gold']}$"), parse(f"${r['pred']}$"))
+        prime_right += ours == r["expected"]
         mv_right += theirs == r["expected"]
-    return len(rows), prime_right, mv_right
+        if ours != r["expected"] or theirs != r["expected"]:
+            misses.append(
+                f"- [{r['category']}] expected={r['expected']} prime={ours} mv={theirs} | "
+                f"{r['gold']!r} vs {r['pred']!r} | {r['why']}"
+            )
+    return len(rows), prime_right, mv_right, misses
 
 
 def main() -> None:
@@ -156,7 +163,7 @@ def main() -> None:
     print(f"prime verify_batch, {os.cpu_count()} workers, kill-bounded: {n / batch_wall:.0f} pairs/s wall")
     labelled = labelled_agreement()
     if labelled:
-        rows, ok_ours, ok_theirs = labelled
+        rows, ok_ours, ok_theirs, misses = labelled
         print(f"labelled set ({LABELLED.name}): prime {ok_ours}/{rows}, math-verify {ok_theirs}/{rows}")
 
     disagreements = [(p, o, t) for p, o, t in zip(pairs, ours, theirs) if o.correct != t[0]]
@@ -167,6 +174,9 @@ def main() -> None:
             f"- [{p.benchmark}] label={p.label} prime={o.correct} ({o.status.value}, {d.get('method') or d.get('reason')}) "
             f"mv={t[0]} | gold {p.gold!r} | prime read {d.get('normalized')!r} | mv read {t[2]!r} (gold {t[1]!r})"
         )
+    if labelled:
+        print(f"\n{len(labelled[3])} labelled rows that either tool gets wrong:")
+        print("\n".join(labelled[3][: args.show]))
 
 
 if __name__ == "__main__":
