@@ -49,7 +49,107 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_verify_options(score)
     score.set_defaults(func=_cmd_score)
+
+    run = sub.add_parser("run", help="generate and score benchmarks with a model (resumable)")
+    run.add_argument("--model", help="Hugging Face id, local path, or the model name a server serves")
+    run.add_argument("--backend", choices=("hf", "vllm", "openai", "file"), help="generation backend (default hf)")
+    run.add_argument(
+        "--model-args",
+        default=None,
+        help="backend options as k=v,k=v (base_url=..., tensor_parallel_size=2, path=...)",
+    )
+    run.add_argument("--benchmarks", help="comma-separated names (see `prime-eval ls`)")
+    run.add_argument("--n", type=int, help="samples per problem")
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--top-p", type=float)
+    run.add_argument("--max-tokens", type=int, help="default: each benchmark's own limit")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--limit", type=int, help="first N problems of each benchmark")
+    run.add_argument("--output", help="run directory; rerunning the same command resumes it")
+    run.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"))
+    run.add_argument("--preset", help="named settings, e.g. prime-paper (greedy, n=1, PRIME's prompts and limits)")
+    run.add_argument("--config", type=Path, help="YAML file of settings; flags override it")
+    run.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
+    run.add_argument("--data-source", choices=("auto", "local", "hf"))
+    run.add_argument("--verify-workers", type=int)
+    run.add_argument("--verify-timeout", type=float, dest="verify_timeout_s")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_cmd_run)
+
+    ls = sub.add_parser("ls", help="list the benchmarks")
+    ls.set_defaults(func=_cmd_ls)
     return parser
+
+
+def _parse_model_args(text: str | None) -> dict:
+    if not text:
+        return {}
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise _UserError(f"--model-args: expected key=value, got {item!r}")
+        out[key.strip()] = _literal(value.strip())
+    return out
+
+
+def _literal(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(value.lower(), value)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.registry import UnknownBenchmark
+
+    from .backends.base import BackendError
+    from .run_config import ConfigError, build_config
+    from .runner import RunError, run_eval
+
+    flags = {k: getattr(args, k) for k in (
+        "model", "backend", "benchmarks", "n", "temperature", "top_p", "max_tokens", "seed", "limit", "output",
+        "prompt_mode", "preset", "data_dir", "data_source", "verify_workers", "verify_timeout_s")}  # fmt: skip
+    model_args = _parse_model_args(args.model_args)
+    if model_args:
+        flags["backend_options"] = model_args
+    try:
+        config = build_config(flags, args.config)
+        results = run_eval(config, progress=not args.quiet)
+    except (ConfigError, UnknownBenchmark, BackendError) as exc:
+        raise _UserError(str(exc)) from exc
+    except RunError as exc:
+        print(f"prime-eval run: {exc}", file=sys.stderr)
+        return 1
+    _print_results(results)
+    print(f"wrote {Path(config.output) / 'results.json'}")
+    return 0
+
+
+def _print_results(results: dict) -> None:
+    print("| benchmark | problems | samples | avg@n | stderr | pass@n | maj@n |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in results["benchmarks"].items():
+        m = r["metrics"]
+        n = r["sampling"]["n"]
+        passn = m.get(f"pass@{n}", {}).get("mean", float("nan"))
+        majn = m.get(f"maj@{n}", {}).get("mean", float("nan"))
+        print(f"| {name} | {r['num_problems']} | {r['num_samples']} | {100 * m['avg']['mean']:.1f} | "
+              f"{100 * m['avg']['stderr']:.1f} | {100 * passn:.1f} | {100 * majn:.1f} |")  # fmt: skip
+    if results.get("paper_average"):
+        pa = results["paper_average"]
+        print(f"paper average over {', '.join(pa['benchmarks'])}: {100 * pa['avg']:.1f}")
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from benchmarks.registry import registry
+
+    for name, d in registry().items():
+        source = d.data.hf_path or "local only"
+        print(f"{name:<15} {d.verifier:<5} {source:<32} {d.description}")
+    return 0
 
 
 def _math_verifier(args: argparse.Namespace):
@@ -122,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from benchmarks.loading import DataError
+
     from .scoring import InputError
 
     try:
         return args.func(args)
-    except (_UserError, InputError) as exc:
+    except (_UserError, InputError, DataError) as exc:
         print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,7 +39,8 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _task(benchmark: str, row: Mapping[str, Any]) -> CodeTests:
+def task_from_row(benchmark: str, row: Mapping[str, Any]) -> CodeTests:
+    """The tests of one benchmark row, in the shape ``CodeVerifier`` checks."""
     task_id = str(row[ID_FIELD])
     if benchmark == "humaneval":
         test = f"{row['test']}\n\ncheck({row['entry_point']})\n"
@@ -56,7 +57,7 @@ def load_code_tasks(benchmark: str, data_dir: Path) -> dict[str, CodeTests]:
     path = Path(data_dir) / BENCHMARK_FILES[benchmark]
     if not path.is_file():
         raise FileNotFoundError(f"{benchmark} data not found at {path}")
-    return {str(row[ID_FIELD]): _task(benchmark, row) for row in _read_rows(path)}
+    return {str(row[ID_FIELD]): task_from_row(benchmark, row) for row in _read_rows(path)}
 
 
 def canonical_solutions(benchmark: str, data_dir: Path) -> dict[str, str]:

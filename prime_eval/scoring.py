@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .jsonl import read_repairing
 from .verify.base import Verdict, Verifier
 
 CHUNK_ROWS = 512
@@ -92,23 +93,8 @@ def field_check(response_field: str = "response", gold_field: str = "gold") -> R
 
 
 def _existing_output(path: Path, rows: list[dict[str, Any]], key_fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows already scored by an earlier run; a torn last line (killed mid-write) is cut off."""
-    if not path.exists():
-        return []
-    done, good_bytes = [], 0
-    with path.open("rb") as f:
-        for raw in f:
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError:
-                break
-            if not raw.endswith(b"\n"):
-                break
-            done.append(row)
-            good_bytes += len(raw)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good_bytes)
+    """Rows already scored by an earlier run, checked to belong to this input."""
+    done = read_repairing(path)
     if len(done) > len(rows):
         raise InputError(f"{path} has more rows ({len(done)}) than the input ({len(rows)}): use another --output")
     for i, (old, new) in enumerate(zip(done, rows)):

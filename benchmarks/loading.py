@@ -1,0 +1,124 @@
+"""Turning a benchmark definition into problems: rows from the local file or the Hub, filtered, mapped to
+(id, question, reference), with a content hash of exactly what was read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prime_eval.verify.extract import last_boxed
+
+from .local_data import data_dir as default_data_dir
+from .registry import BenchmarkDef
+
+SOURCES = ("auto", "local", "hf")
+
+
+class DataError(RuntimeError):
+    """The data of a benchmark cannot be read: a message for the user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    benchmark: str
+    id: str
+    question: str
+    reference: Any  # a gold answer string (math) or CodeTests (code)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedBenchmark:
+    definition: BenchmarkDef
+    problems: list[Problem]
+    source: dict[str, Any]  # kind, path or hub id, split, revision, rows, sha256
+
+
+_GOLD_FUNCTIONS = {
+    "lstrip_zeros": lambda v: str(v).lstrip("0") or "0",  # AIME golds as PRIME took them: "073" -> "73"
+    "first": lambda v: v[0],  # OlympiadBench: final_answer is a one-element list
+    "boxed": lambda v: last_boxed(str(v), join_adjacent=False) or "",  # Minerva: the solution's last box
+}
+
+
+def gold_of(row: dict[str, Any], expression: str) -> Any:
+    """Evaluate a gold expression of the definition: a field name, or ``function(field)``."""
+    if expression.endswith(")") and "(" in expression:
+        func, _, arg = expression[:-1].partition("(")
+        if func not in _GOLD_FUNCTIONS:
+            raise ValueError(f"unknown gold function {func!r}; known: {', '.join(_GOLD_FUNCTIONS)}")
+        return _GOLD_FUNCTIONS[func](row[arg])
+    value = row[expression]
+    return str(value) if isinstance(value, (int, float)) else value
+
+
+def _read_local(path: Path) -> tuple[list[dict[str, Any]], str]:
+    raw = path.read_bytes()
+    if path.suffix == ".json":
+        rows = json.loads(raw)
+    else:
+        rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+    return rows, hashlib.sha256(raw).hexdigest()
+
+
+def _read_hub(d: BenchmarkDef) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    try:
+        import datasets
+    except ImportError as exc:
+        raise DataError(f"{d.name}: reading from the Hub needs `pip install datasets`") from exc
+    src = d.data
+    try:
+        ds = datasets.load_dataset(src.hf_path, src.hf_config, split=src.split, revision=src.revision)
+    except Exception as exc:  # offline, gated, renamed: the user needs the reason, not our traceback
+        raise DataError(f"{d.name}: cannot load {src.hf_path} from the Hub ({type(exc).__name__}: {exc})") from exc
+    rows = [dict(r) for r in ds]
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    return rows, {"kind": "hf", "path": src.hf_path, "config": src.hf_config, "split": src.split,
+                  "revision": src.revision, "fingerprint": getattr(ds, "_fingerprint", None), "sha256": digest}  # fmt: skip
+
+
+def load_benchmark(
+    d: BenchmarkDef, *, data_dir: Path | None = None, source: str = "auto", limit: int | None = None
+) -> LoadedBenchmark:
+    """Read ``d``'s problems. ``source="auto"`` takes the local file when it exists, else the Hub."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}")
+    local = None
+    if d.data.local and source != "hf":
+        try:
+            local = Path(data_dir or default_data_dir()) / d.data.local
+        except FileNotFoundError:
+            local = None
+    if local is not None and local.is_file():
+        rows, digest = _read_local(local)
+        info: dict[str, Any] = {"kind": "local", "path": str(local), "sha256": digest}
+    elif source == "local" or not d.data.hf_path:
+        raise DataError(f"{d.name}: local data not found ({local or d.data.local}); set PRIME_BENCHMARK_DATA or --data-dir")
+    else:
+        rows, info = _read_hub(d)
+    if d.data.filter_field:
+        rows = [r for r in rows if any(c in str(r.get(d.data.filter_field, "")) for c in d.data.filter_contains)]
+    info["rows"] = len(rows)
+    problems = [_problem(d, row) for row in rows]
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"{d.name}: duplicate ids in {info.get('path')}: fields.id must be unique")
+    return LoadedBenchmark(d, problems[:limit] if limit else problems, info)
+
+
+def _problem(d: BenchmarkDef, row: dict[str, Any]) -> Problem:
+    try:
+        pid = str(row[d.id_field])
+        question = row[d.question_field]
+        if d.verifier == "math":
+            reference = gold_of(row, d.gold)
+        else:
+            from prime_eval.code_scoring import task_from_row
+
+            reference = task_from_row(d.code_format, row)
+    except KeyError as exc:
+        raise DataError(f"{d.name}: a row has no field {exc} (fields: {', '.join(sorted(row))})") from exc
+    return Problem(d.name, pid, question, reference)

@@ -1,0 +1,127 @@
+"""The benchmark registry: one YAML file per benchmark in ``benchmarks/definitions/``. Adding a benchmark is adding a
+file; ``prime-eval ls`` lists them and a misspelt name gets a suggestion."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFINITIONS = Path(__file__).with_name("definitions")
+VERIFIERS = ("math", "code")
+PROMPTS = ("math", "code")
+
+
+class UnknownBenchmark(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the rows come from: a Hugging Face dataset (with revision) and/or a local file under the data folder
+    (``$PRIME_BENCHMARK_DATA``, default ``../shared/benchmarks``). ``filter`` keeps rows whose ``field`` contains
+    one of ``contains``."""
+
+    hf_path: str | None = None
+    hf_config: str | None = None
+    split: str = "test"
+    revision: str | None = None
+    local: str | None = None
+    filter_field: str | None = None
+    filter_contains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BenchmarkDef:
+    name: str
+    description: str
+    verifier: str
+    data: DataSource
+    id_field: str
+    question_field: str
+    gold: str | None  # a field expression: "answer", "first(final_answer)", "boxed(solution)", "lstrip_zeros(answer)"
+    prompt: str
+    max_tokens: int
+    code_format: str | None = None  # humaneval | mbpp | leetcode | livecodebench
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+
+def _parse(path: Path) -> BenchmarkDef:
+    raw = yaml.safe_load(path.read_text())
+    where = f"{path.name}"
+    try:
+        data = raw["data"]
+        hf = data.get("hf") or {}
+        flt = data.get("filter") or {}
+        fields = raw["fields"]
+        definition = BenchmarkDef(
+            name=raw["name"],
+            description=raw["description"],
+            verifier=raw["verifier"],
+            data=DataSource(
+                hf_path=hf.get("path"),
+                hf_config=hf.get("config"),
+                split=hf.get("split", "test"),
+                revision=hf.get("revision"),
+                local=data.get("local"),
+                filter_field=flt.get("field"),
+                filter_contains=tuple(flt.get("contains", ())),
+            ),
+            id_field=fields["id"],
+            question_field=fields["question"],
+            gold=fields.get("gold"),
+            prompt=raw["prompt"],
+            max_tokens=int(raw.get("decoding", {}).get("max_tokens", 4096)),
+            code_format=raw.get("code_format"),
+            extra=raw.get("extra", {}),
+            path=str(path),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{where}: missing or malformed key {exc}") from exc
+    if definition.name != path.stem:
+        raise ValueError(f"{where}: name {definition.name!r} must match the file name")
+    if definition.verifier not in VERIFIERS or definition.prompt not in PROMPTS:
+        raise ValueError(f"{where}: verifier must be one of {VERIFIERS} and prompt one of {PROMPTS}")
+    if definition.verifier == "math" and not definition.gold:
+        raise ValueError(f"{where}: a math benchmark needs fields.gold")
+    if definition.verifier == "code" and not definition.code_format:
+        raise ValueError(f"{where}: a code benchmark needs code_format")
+    if not (definition.data.hf_path or definition.data.local):
+        raise ValueError(f"{where}: data needs hf or local")
+    return definition
+
+
+@cache
+def registry() -> dict[str, BenchmarkDef]:
+    return {d.name: d for d in (_parse(p) for p in sorted(DEFINITIONS.glob("*.yaml")))}
+
+
+def get_benchmark(name: str) -> BenchmarkDef:
+    known = registry()
+    if name in known:
+        return known[name]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(known)}"
+    raise UnknownBenchmark(f"unknown benchmark {name!r}{hint}")
+
+
+def parse_benchmark_list(spec: str) -> list[BenchmarkDef]:
+    """``"aime24,math500"`` -> definitions, in order, without duplicates; every unknown name is reported."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UnknownBenchmark("no benchmark named")
+    errors, found = [], []
+    for n in dict.fromkeys(names):
+        try:
+            found.append(get_benchmark(n))
+        except UnknownBenchmark as exc:
+            errors.append(str(exc))
+    if errors:
+        raise UnknownBenchmark("; ".join(errors))
+    return found

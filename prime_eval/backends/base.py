@@ -1,0 +1,74 @@
+"""What every generation backend (vLLM, transformers, OpenAI-compatible server, file) provides to the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+# A prompt is either chat messages ({"role": ..., "content": ...}), rendered by the model's chat template, or a
+# plain string sent as is ("plain" prompt mode).
+Prompt = list[dict[str, str]] | str
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Decoding settings shared by all backends. ``seed`` is the run's seed: sample ``j`` of every request is
+    drawn with seed ``seed + j`` where the backend supports per-request seeds, so reruns reproduce."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 4096
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.n < 1:
+            raise ValueError("n must be at least 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_tokens < 1:
+            raise ValueError("need temperature >= 0, 0 < top_p <= 1 and max_tokens >= 1")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt and the sample indices still wanted for it (a resumed run asks only for the missing ones)."""
+
+    key: str  # unique within a run, e.g. "math500/test/precalculus/807.json"
+    prompt: Prompt
+    samples: tuple[int, ...]  # indices among the n samples, e.g. (0, 1, 2, 3)
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"benchmark": "math500", "id": "..."} for `file`
+
+
+@dataclass(frozen=True)
+class Completion:
+    sample: int
+    text: str
+    finish_reason: str  # "stop" | "length" | "error"
+    tokens: int | None = None  # generated tokens, where the backend knows
+    seconds: float | None = None  # wall time of the call that produced it
+    error: str | None = None
+
+
+# Called once per finished (request, sample) as soon as it is available, from the runner's thread or a backend's
+# worker thread; the runner saves it at once, so a killed run loses at most what was in flight.
+OnCompletion = Callable[[Request, Completion], None]
+
+
+class BackendError(RuntimeError):
+    """A backend cannot work (missing package, server down, bad model): a message for the user, no traceback."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """Model identity (name or path, revision or weights hash where known) and backend settings, for results."""
+        ...
+
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
+        """Produce every requested sample of every request, calling ``on_completion`` for each."""
+        ...
+
+    def close(self) -> None: ...

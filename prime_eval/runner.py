@@ -1,0 +1,249 @@
+"""``prime-eval run``: benchmarks -> prompts -> backend -> verifier -> metrics -> results, resumable.
+
+Layout of a run directory::
+
+    config.json                   the settings; a resumed run must match what shapes a sample
+    generations/<benchmark>.jsonl one row per generated sample, appended as each finishes
+    samples/<benchmark>.jsonl     one row per scored sample (prompt, response, answer, verdict, timing)
+    results.json                  scores with errors and everything needed to reproduce them
+
+A run killed at any point (SIGKILL included) and started again with the same command generates only the
+samples missing from ``generations/`` and scores only those missing from ``samples/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.loading import LoadedBenchmark, load_benchmark
+from benchmarks.registry import parse_benchmark_list
+
+from .backends.base import Backend, Completion, Request, SamplingConfig
+from .jsonl import Appender, read_repairing
+from .prompts import PromptTemplate
+from .provenance import package_versions, utc_now
+from .run_config import RunConfig
+from .verify import verify_batch
+
+VERIFY_CHUNK = 256
+STALL_WARNING_S = 600.0
+
+
+class RunError(RuntimeError):
+    """The run cannot go on (settings differ from the run in the output folder, samples failed): for the user."""
+
+
+def _check_or_write_config(out: Path, config: RunConfig) -> None:
+    path = out / "config.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = config.identity()
+        diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
+        if diff:
+            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise RunError(f"{out} holds a run with other settings ({changes}); use another --output")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+
+class _StallWatch:
+    """Warns when no sample has finished for ``after_s`` seconds: a hung server or a runaway generation."""
+
+    def __init__(self, name: str, after_s: float):
+        self.name, self.after_s = name, after_s
+        self.last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def tick(self) -> None:
+        self.last = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(min(30.0, self.after_s / 4)):
+            idle = time.monotonic() - self.last
+            if idle > self.after_s:
+                warnings.warn(
+                    f"{self.name}: no sample finished for {idle:.0f} s; generation may be stalled", stacklevel=1
+                )
+                self.last = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _bar(total: int, desc: str, show: bool):
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True)
+
+
+def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
+    d = lb.definition
+    template = PromptTemplate(config.prompt_mode, d.prompt)
+    sampling = SamplingConfig(
+        n=config.n, temperature=config.temperature, top_p=config.top_p,
+        max_tokens=config.max_tokens or d.max_tokens, seed=config.seed,
+    )  # fmt: skip
+    path = out / "generations" / f"{d.name}.jsonl"
+    generated = {(r["id"], r["sample"]): r for r in read_repairing(path)}
+    requests = []
+    for p in lb.problems:
+        missing = tuple(j for j in range(config.n) if (p.id, j) not in generated)
+        if missing:
+            meta = {"benchmark": d.name, "id": p.id}
+            requests.append(Request(f"{d.name}/{p.id}", template.render(p.question), missing, meta))
+    failures: list[str] = []
+    if requests:
+        appender = Appender(path)
+        bar = _bar(sum(len(r.samples) for r in requests), f"{d.name} generate", progress)
+        watch = _StallWatch(d.name, STALL_WARNING_S)
+
+        def on_completion(request: Request, c: Completion) -> None:
+            watch.tick()
+            if bar is not None:
+                bar.update(1)
+            if c.finish_reason == "error":  # not saved: a rerun asks for it again
+                failures.append(f"{request.key}#{c.sample}: {c.error}")
+                return
+            row = {"id": request.meta["id"], "sample": c.sample, "prompt": request.prompt, "response": c.text,
+                   "finish_reason": c.finish_reason, "tokens": c.tokens, "seconds": c.seconds}  # fmt: skip
+            appender.write(row)
+            generated[(row["id"], row["sample"])] = row
+
+        try:
+            backend.generate(requests, sampling, on_completion)
+        finally:
+            watch.stop()
+            appender.close()
+            if bar is not None:
+                bar.close()
+    if failures:
+        raise RunError(f"{d.name}: {len(failures)} samples failed to generate (rerun to retry): {failures[0]}")
+    return {"generated": generated, "sampling": sampling, "template": template}
+
+
+def _verifier_for(kind: str):
+    if kind == "math":
+        from .verify.math import MathVerifier
+
+        return MathVerifier()
+    from .verify.code import CodeVerifier
+
+    return CodeVerifier()
+
+
+def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, progress: bool) -> dict:
+    d = lb.definition
+    path = out / "samples" / f"{d.name}.jsonl"
+    scored = {(r["id"], r["sample"]): r for r in read_repairing(path)}
+    todo = [(p, j) for p in lb.problems for j in range(config.n) if (p.id, j) not in scored]
+    verifier = _verifier_for(d.verifier)
+    timeout = config.verify_timeout_s or (10.0 if d.verifier == "math" else 60.0)
+    if todo:
+        appender = Appender(path)
+        bar = _bar(len(todo), f"{d.name} verify", progress)
+        try:
+            for lo in range(0, len(todo), VERIFY_CHUNK):
+                chunk = todo[lo : lo + VERIFY_CHUNK]
+                gens = [generated[(p.id, j)] for p, j in chunk]
+                verdicts = verify_batch(
+                    verifier, [g["response"] for g in gens], [p.reference for p, _ in chunk],
+                    workers=config.verify_workers, timeout_s=timeout, progress=False,
+                )  # fmt: skip
+                for (p, j), g, v in zip(chunk, gens, verdicts):
+                    row = {**g, "answer": v.answer, "correct": v.correct, "score": v.score,
+                           "status": v.status.value, "verdict": dict(v.details)}  # fmt: skip
+                    appender.write(row)
+                    scored[(p.id, j)] = row
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            appender.close()
+            if bar is not None:
+                bar.close()
+    return {
+        "scored": scored,
+        "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
+    }
+
+
+def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, verifier: dict) -> dict[str, Any]:
+    from .metrics import SampleResult, score_benchmark
+
+    rows = [[scored[(p.id, j)] for j in range(n)] for p in lb.problems]
+    per_problem = [[SampleResult(r["score"], r["correct"], r["answer"]) for r in samples] for samples in rows]
+    scores = score_benchmark(per_problem)
+    flat = [r for samples in rows for r in samples]
+    statuses: dict[str, int] = {}
+    for r in flat:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return {
+        "metrics": scores.to_dict(),
+        "num_problems": len(rows),
+        "num_samples": len(flat),
+        "statuses": statuses,
+        "truncated": sum(r.get("finish_reason") == "length" for r in flat),
+        "sampling": asdict(gen["sampling"]),
+        "prompt": {"mode": gen["template"].mode, "fingerprint": gen["template"].fingerprint()},
+        "data": lb.source,
+        "verifier": verifier,
+    }
+
+
+def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) an evaluation and write ``results.json``; returns the results."""
+    out = Path(config.output)
+    definitions = parse_benchmark_list(config.benchmarks)
+    data_dir = Path(config.data_dir) if config.data_dir else None
+    loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
+    _check_or_write_config(out, config)
+    started = utc_now()
+    if backend is None:
+        from .backends import get_backend
+
+        backend = get_backend(config.backend, model=config.model, **config.backend_options)
+    per_benchmark = {}
+    try:
+        for lb in loaded:
+            gen = _generate(lb, config, backend, out, progress)
+            score = _score(lb, gen["generated"], config, out, progress)
+            per_benchmark[lb.definition.name] = _benchmark_result(
+                lb, config.n, gen, score["scored"], score["verifier"]
+            )
+    finally:
+        backend.close()
+    results = {
+        "config": config.to_dict(),
+        "model": backend.describe(),
+        "benchmarks": per_benchmark,
+        "paper_average": _paper_average(per_benchmark),
+        "packages": package_versions(),
+        "started_at": started,
+        "finished_at": utc_now(),
+    }
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    os.replace(tmp, out / "results.json")  # never a half-written results file
+    return results
+
+
+PAPER_BENCHMARKS = ("aime24", "amc", "math500", "minerva_math", "olympiadbench")
+
+
+def _paper_average(per_benchmark: dict[str, Any]) -> dict[str, Any] | None:
+    """PRIME's tables average benchmarks unweighted (each counts once, whatever its size)."""
+    present = [b for b in PAPER_BENCHMARKS if b in per_benchmark]
+    if not present:
+        return None
+    values = [per_benchmark[b]["metrics"]["avg"]["mean"] for b in present]
+    return {"benchmarks": present, "complete": len(present) == len(PAPER_BENCHMARKS), "avg": sum(values) / len(values)}
