@@ -80,6 +80,26 @@ def _read_hub(d: BenchmarkDef) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                   "revision": src.revision, "fingerprint": getattr(ds, "_fingerprint", None), "sha256": digest}  # fmt: skip
 
 
+def _read_livecodebench(d: BenchmarkDef, local_dir: Path | None, source: str) -> tuple[list[dict], dict[str, Any]]:
+    from . import livecodebench as lcb
+
+    version = d.extra.get("release_version", "release_v4")
+    if source == "local" and local_dir is None:
+        raise DataError(f"{d.name}: local data not found ({d.data.local}); set PRIME_BENCHMARK_DATA or --data-dir")
+    try:
+        rows, paths = lcb.read_rows(version, local_dir, d.data.revision)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise DataError(f"{d.name}: {exc}") from exc
+    start, end = d.extra.get("start_date"), d.extra.get("end_date")
+    rows = [r for r in rows if lcb.in_window(r, start, end)]
+    for r in rows:
+        r["question_content"] = lcb.question_of(r)
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    info = {"kind": "local" if local_dir else "hf", "paths": paths, "release_version": version,
+            "window": [start, end], "sha256": digest}  # fmt: skip
+    return rows, info
+
+
 def load_benchmark(
     d: BenchmarkDef, *, data_dir: Path | None = None, source: str = "auto", limit: int | None = None
 ) -> LoadedBenchmark:
@@ -92,11 +112,15 @@ def load_benchmark(
             local = Path(data_dir or default_data_dir()) / d.data.local
         except FileNotFoundError:
             local = None
-    if local is not None and local.is_file():
+    if d.code_format == "livecodebench":
+        rows, info = _read_livecodebench(d, local if local is not None and local.is_dir() else None, source)
+    elif local is not None and local.is_file():
         rows, digest = _read_local(local)
         info: dict[str, Any] = {"kind": "local", "path": str(local), "sha256": digest}
     elif source == "local" or not d.data.hf_path:
-        raise DataError(f"{d.name}: local data not found ({local or d.data.local}); set PRIME_BENCHMARK_DATA or --data-dir")
+        raise DataError(
+            f"{d.name}: local data not found ({local or d.data.local}); set PRIME_BENCHMARK_DATA or --data-dir"
+        )
     else:
         rows, info = _read_hub(d)
     if d.data.filter_field:
@@ -115,6 +139,10 @@ def _problem(d: BenchmarkDef, row: dict[str, Any]) -> Problem:
         question = row[d.question_field]
         if d.verifier == "math":
             reference = gold_of(row, d.gold)
+        elif d.code_format == "livecodebench":
+            from .livecodebench import task_from_row as lcb_task
+
+            reference = lcb_task(row)
         else:
             from prime_eval.code_scoring import task_from_row
 
