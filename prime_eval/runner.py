@@ -149,6 +149,7 @@ def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, p
     todo = [(p, j) for p in lb.problems for j in range(config.n) if (p.id, j) not in scored]
     verifier = _verifier_for(d.verifier)
     timeout = config.verify_timeout_s or (10.0 if d.verifier == "math" else 60.0)
+    verify_s = 0.0
     if todo:
         appender = Appender(path)
         bar = _bar(len(todo), f"{d.name} verify", progress)
@@ -156,10 +157,12 @@ def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, p
             for lo in range(0, len(todo), VERIFY_CHUNK):
                 chunk = todo[lo : lo + VERIFY_CHUNK]
                 gens = [generated[(p.id, j)] for p, j in chunk]
+                t = time.perf_counter()
                 verdicts = verify_batch(
                     verifier, [g["response"] for g in gens], [p.reference for p, _ in chunk],
                     workers=config.verify_workers, timeout_s=timeout, progress=False,
                 )  # fmt: skip
+                verify_s += time.perf_counter() - t
                 for (p, j), g, v in zip(chunk, gens, verdicts):
                     row = {**g, "answer": v.answer, "correct": v.correct, "score": v.score,
                            "status": v.status.value, "verdict": dict(v.details)}  # fmt: skip
@@ -171,10 +174,8 @@ def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, p
             appender.close()
             if bar is not None:
                 bar.close()
-    return {
-        "scored": scored,
-        "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
-    }
+    described = verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name}
+    return {"scored": scored, "verifier": described, "verify_s": verify_s}
 
 
 def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, verifier: dict) -> dict[str, Any]:
@@ -215,11 +216,16 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
     per_benchmark = {}
     try:
         for lb in loaded:
+            t0 = time.perf_counter()
             gen = _generate(lb, config, backend, out, progress)
+            t1 = time.perf_counter()
             score = _score(lb, gen["generated"], config, out, progress)
-            per_benchmark[lb.definition.name] = _benchmark_result(
-                lb, config.n, gen, score["scored"], score["verifier"]
-            )
+            t2 = time.perf_counter()
+            result = _benchmark_result(lb, config.n, gen, score["scored"], score["verifier"])
+            # Wall seconds per stage of this invocation; "verify" includes the verifier's own work in its workers.
+            result["timing"] = {"generate_s": t1 - t0, "verify_s": score["verify_s"], "score_s": t2 - t1,
+                                "metrics_s": time.perf_counter() - t2}  # fmt: skip
+            per_benchmark[lb.definition.name] = result
     finally:
         backend.close()
     results = {
