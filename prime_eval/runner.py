@@ -212,7 +212,12 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
     if backend is None:
         from .backends import get_backend
 
-        backend = get_backend(config.backend, model=config.model, **config.backend_options)
+        options = dict(config.backend_options)
+        if config.backend == "file":  # --model names the responses file, unless path= gives it and model is a label
+            options.setdefault("path", config.model)
+        else:
+            options["model"] = config.model
+        backend = get_backend(config.backend, **options)
     per_benchmark = {}
     try:
         for lb in loaded:
