@@ -1,0 +1,114 @@
+"""vLLM offline backend, written against vLLM's documented API only: ``vllm.LLM``, ``LLM.get_tokenizer``,
+``LLM.generate`` with one ``SamplingParams`` per prompt, and ``RequestOutput.outputs``. No engine internals, so vLLM
+upgrades (cf. trl #3115) do not break it.
+
+Each (request, sample) is its own prompt with ``SamplingParams(n=1, seed=sampling.seed + j)``: vLLM seeds a
+generator per request, so sample j is reproducible and a resumed run can ask for only the missing indices.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prime_eval.backends._deps import import_optional
+from prime_eval.backends.base import BackendError, Completion, OnCompletion, Request, SamplingConfig
+
+
+def _vllm() -> Any:
+    # Imported on use, not at module import, so tests can put a fake module in sys.modules.
+    return import_optional("vllm", "vllm", "vllm")
+
+
+@dataclass(frozen=True)
+class _Job:
+    request: Request
+    samples: tuple[int, ...]  # several when decoding is greedy: one generation serves them all
+    prompt: dict[str, Any]  # vLLM prompt: {"prompt_token_ids": [...]} or {"prompt": "..."}
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+        chunk_size: int = 1024,
+    ):
+        vllm = _vllm()
+        self.model = model
+        self.settings = {
+            "revision": revision,
+            "tensor_parallel_size": tensor_parallel_size,
+            "dtype": dtype,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "max_model_len": max_model_len,
+            "seed": seed,
+            "trust_remote_code": trust_remote_code,
+        }
+        # Prompts go to LLM.generate in chunks of this many generations: the runner saves each chunk as it ends, so
+        # a kill loses at most one chunk; bigger chunks keep the GPU busier (fewer chunk tails).
+        self.chunk_size = chunk_size
+        self.vllm_version = getattr(vllm, "__version__", "unknown")
+        try:
+            self.llm = vllm.LLM(model=model, **self.settings)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"vLLM cannot load {model!r}: {exc}") from exc
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "model": self.model, **self.settings, "vllm": self.vllm_version}
+
+    def sampling_params(self, sampling: SamplingConfig, sample: int) -> Any:
+        """The ``SamplingParams`` of sample ``sample``: its own seed, nothing left to vLLM's or the model's defaults."""
+        return _vllm().SamplingParams(
+            n=1,
+            seed=sampling.seed + sample,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            stop=list(sampling.stop) or None,
+        )
+
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
+        jobs: list[_Job] = []
+        for request in requests:
+            if not request.samples:
+                continue
+            prompt = self._prompt(request)
+            if sampling.temperature == 0:
+                jobs.append(_Job(request, tuple(request.samples), prompt))
+            else:
+                jobs.extend(_Job(request, (j,), prompt) for j in request.samples)
+        for start in range(0, len(jobs), self.chunk_size):
+            chunk = jobs[start : start + self.chunk_size]
+            params = [self.sampling_params(sampling, job.samples[0]) for job in chunk]
+            t0 = time.perf_counter()
+            outputs = self.llm.generate([job.prompt for job in chunk], params, use_tqdm=False)
+            seconds = time.perf_counter() - t0
+            for job, output in zip(chunk, outputs):
+                best = output.outputs[0]
+                finish = "length" if best.finish_reason == "length" else "stop"
+                for j in job.samples:
+                    on_completion(job.request, Completion(j, best.text, finish, len(best.token_ids), seconds))
+
+    def close(self) -> None:
+        self.llm = None  # frees the engine once nothing else holds it
+
+    def _prompt(self, request: Request) -> dict[str, Any]:
+        if isinstance(request.prompt, str):
+            return {"prompt": request.prompt}  # vLLM tokenizes it with special tokens, like the HF backend
+        # Rendered and tokenized here, exactly as the HF backend does, so both see the same ids; passing the rendered
+        # text instead would make vLLM add a second BOS on Llama-style templates.
+        text = self.tokenizer.apply_chat_template(request.prompt, add_generation_prompt=True, tokenize=False)
+        return {"prompt_token_ids": list(self.tokenizer(text, add_special_tokens=False)["input_ids"])}

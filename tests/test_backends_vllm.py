@@ -1,0 +1,141 @@
+"""VLLMBackend without vLLM: the missing-package message, and what it hands to a fake ``vllm`` module."""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType, SimpleNamespace
+
+import pytest
+
+from prime_eval.backends import BackendError, Request, SamplingConfig, get_backend
+
+CHAT = [{"role": "user", "content": "hi"}]
+
+
+class FakeSamplingParams:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class FakeTokenizer:
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        assert add_generation_prompt and not tokenize
+        return "<s>" + "".join(f"[{m['role']}]{m['content']}" for m in messages) + "[assistant]"
+
+    def __call__(self, text, add_special_tokens=True):
+        ids = [ord(ch) for ch in text]
+        return {"input_ids": ([1] if add_special_tokens else []) + ids}
+
+
+class FakeLLM:
+    instances: list[FakeLLM] = []
+
+    def __init__(self, model, **kwargs):
+        self.model, self.kwargs, self.calls, self.log = model, kwargs, [], []
+        FakeLLM.instances.append(self)
+
+    def get_tokenizer(self):
+        return FakeTokenizer()
+
+    def generate(self, prompts, sampling_params, use_tqdm=True):
+        assert len(prompts) == len(sampling_params) and not use_tqdm
+        self.calls.append((prompts, sampling_params))
+        self.log.append(("generate", len(prompts)))
+        out = []
+        for params in sampling_params:
+            finish = "length" if params.max_tokens < 5 else "stop"
+            text = f"seed={params.seed} t={params.temperature}"
+            out.append(SimpleNamespace(outputs=[SimpleNamespace(text=text, finish_reason=finish, token_ids=[7] * 3)]))
+        return out
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    module = ModuleType("vllm")
+    module.__version__ = "0.0.fake"
+    module.LLM = FakeLLM
+    module.SamplingParams = FakeSamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    FakeLLM.instances.clear()
+    return module
+
+
+def test_missing_vllm_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm now fails, as on a machine without it
+    with pytest.raises(BackendError, match=r"pip install 'prime-suite\[vllm\]'"):
+        get_backend("vllm", model="Qwen/Qwen2.5-0.5B")
+    from prime_eval.backends.vllm_backend import VLLMBackend
+
+    with pytest.raises(BackendError, match=r"needs the Python package 'vllm'.*prime-suite\[vllm\]"):
+        VLLMBackend("Qwen/Qwen2.5-0.5B")
+
+
+def test_engine_gets_the_settings_and_describe_reports_them(fake_vllm):
+    backend = get_backend("vllm", model="m", tensor_parallel_size=2, max_model_len=4096, seed=3, dtype="bfloat16")
+    llm = FakeLLM.instances[-1]
+    assert llm.model == "m"
+    assert llm.kwargs == {
+        "revision": None,
+        "tensor_parallel_size": 2,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.9,
+        "max_model_len": 4096,
+        "seed": 3,
+        "trust_remote_code": False,
+    }
+    info = backend.describe()
+    assert info["vllm"] == "0.0.fake" and info["tensor_parallel_size"] == 2 and info["model"] == "m"
+
+
+def test_sampling_params_per_sample(fake_vllm):
+    backend = get_backend("vllm", model="m")
+    sampling = SamplingConfig(n=4, temperature=0.6, top_p=0.95, max_tokens=1024, seed=10, stop=("</answer>",))
+    params = backend.sampling_params(sampling, 3)
+    assert isinstance(params, FakeSamplingParams)
+    assert vars(params) == {
+        "n": 1,
+        "seed": 13,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 1024,
+        "stop": ["</answer>"],
+    }
+    assert backend.sampling_params(SamplingConfig(), 0).stop is None
+
+
+def test_generate_one_params_per_request_and_sample(fake_vllm):
+    backend = get_backend("vllm", model="m")
+    out = {}
+    requests = [Request("chat", CHAT, (1, 3)), Request("plain", "2+2=", (0,))]
+    backend.generate(
+        requests,
+        SamplingConfig(temperature=1.0, seed=100, max_tokens=3),
+        lambda r, c: out.__setitem__((r.key, c.sample), c),
+    )
+    prompts, params = FakeLLM.instances[-1].calls[0]
+    assert [p.seed for p in params] == [101, 103, 100]
+    # Chat prompts: the template rendered once, tokenized without extra special tokens; plain prompts as text.
+    assert prompts[0] == {"prompt_token_ids": [ord(c) for c in "<s>[user]hi[assistant]"]}
+    assert prompts[2] == {"prompt": "2+2="}
+    assert out["chat", 3].text == "seed=103 t=1.0" and out["plain", 0].text == "seed=100 t=1.0"
+    assert all(c.finish_reason == "length" and c.tokens == 3 for c in out.values())
+
+
+def test_greedy_generates_once_per_prompt(fake_vllm):
+    backend = get_backend("vllm", model="m")
+    out = []
+    backend.generate([Request("p", "x", (0, 1, 2))], SamplingConfig(max_tokens=50), lambda r, c: out.append(c))
+    assert len(FakeLLM.instances[-1].calls[0][0]) == 1
+    assert sorted(c.sample for c in out) == [0, 1, 2] and {c.finish_reason for c in out} == {"stop"}
+
+
+def test_completions_are_reported_after_each_chunk(fake_vllm):
+    backend = get_backend("vllm", model="m", chunk_size=2)
+    llm = FakeLLM.instances[-1]
+    backend.generate(
+        [Request("a", "x", (0, 1, 2)), Request("b", "y", (0, 1))],
+        SamplingConfig(temperature=0.5),
+        lambda r, c: llm.log.append(("saved", r.key, c.sample)),
+    )
+    kinds = [entry[0] for entry in llm.log]
+    assert kinds == ["generate", "saved", "saved", "generate", "saved", "saved", "generate", "saved"]
