@@ -36,9 +36,9 @@ FUNCTIONAL = [{"input": "1\n2", "output": "3", "testtype": "functional"}]
 FUNCTIONAL_PRIVATE = [{"input": "[1]\n[2]", "output": "[1, 2]", "testtype": "functional"}]
 
 
-@pytest.fixture()
-def lcb_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "livecodebench"
+def write_lcb_files(root: Path) -> Path:
+    """LiveCodeBench release files with four problems in its format under ``root/livecodebench``."""
+    d = root / "livecodebench"
     d.mkdir()
     files = {
         "test.jsonl": [_row("abc1", "2023-06-01", STDIN, STDIN_PRIVATE)],
@@ -48,7 +48,12 @@ def lcb_dir(tmp_path: Path) -> Path:
     }
     for name, rows in files.items():
         (d / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return tmp_path
+    return root
+
+
+@pytest.fixture()
+def lcb_dir(tmp_path: Path) -> Path:
+    return write_lcb_files(tmp_path)
 
 
 def test_release_files_and_date_window(lcb_dir):
