@@ -112,3 +112,14 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["benchmarks"]["math500"]["num_samples"] == 24
     assert results["benchmarks"]["math500"]["metrics"]["avg"]["mean"] == pytest.approx(1.25 / 3)
+
+
+def test_stalled_generation_warns():
+    from prime_eval.runner import _StallWatch
+
+    watch = _StallWatch("math500", after_s=0.2)
+    try:
+        with pytest.warns(UserWarning, match="math500: no sample finished for"):
+            time.sleep(0.5)
+    finally:
+        watch.stop()
