@@ -14,15 +14,10 @@ import torch  # noqa: E402
 
 from prime_eval.backends import BackendError, Request, SamplingConfig, get_backend  # noqa: E402
 from prime_eval.backends.hf import HFBackend  # noqa: E402
-from tests.tiny_model import BOS, one_torch_thread, tiny_model_dir_for  # noqa: E402
+from tests.tiny_model import BOS, one_torch_thread  # noqa: E402
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}]
 PLAIN = "Compute $x$ such that"
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    return tiny_model_dir_for(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", autouse=True)

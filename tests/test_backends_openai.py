@@ -14,15 +14,10 @@ from prime_eval.backends import BackendError, Request, SamplingConfig, get_backe
 from prime_eval.backends.hf import HFBackend  # noqa: E402
 from prime_eval.backends.openai_server import OpenAIBackend, _chat_text  # noqa: E402
 from tests.openai_test_server import serve  # noqa: E402
-from tests.tiny_model import one_torch_thread, tiny_model_dir_for  # noqa: E402
+from tests.tiny_model import one_torch_thread  # noqa: E402
 
 CHAT = [{"role": "user", "content": "Solve $2x + 3 = 11$."}]
 PLAIN = "The sum of the first"
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    return tiny_model_dir_for(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", autouse=True)

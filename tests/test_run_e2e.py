@@ -15,15 +15,10 @@ from benchmarks.registry import get_benchmark, registry  # noqa: E402
 from prime_eval.cli import main  # noqa: E402
 from tests.openai_test_server import serve  # noqa: E402
 from tests.test_livecodebench import write_lcb_files  # noqa: E402
-from tests.tiny_model import one_torch_thread, tiny_model_dir_for  # noqa: E402
+from tests.tiny_model import one_torch_thread  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_model_dir_for(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +39,10 @@ def _samples(out: Path, name: str) -> list[dict]:
     return [json.loads(x) for x in (out / "samples" / f"{name}.jsonl").read_text().splitlines()]
 
 
-def test_hf_backend_on_every_benchmark(model_dir, data_dir, tmp_path, capsys):
+def test_hf_backend_on_every_benchmark(tiny_model, data_dir, tmp_path, capsys):
     names = ",".join(registry())
     out = tmp_path / "hf"
-    args = ["run", "--backend", "hf", "--model", str(model_dir), "--benchmarks", names, "--limit", "2",
+    args = ["run", "--backend", "hf", "--model", str(tiny_model), "--benchmarks", names, "--limit", "2",
             "--max-tokens", "12", "--output", str(out), "--data-dir", str(data_dir), "--quiet"]  # fmt: skip
     with one_torch_thread():
         assert main(args) == 0
@@ -64,7 +59,7 @@ def test_hf_backend_on_every_benchmark(model_dir, data_dir, tmp_path, capsys):
     assert "| math500 | 2 | 2 |" in capsys.readouterr().out
 
 
-def test_openai_backend_matches_hf_greedy(model_dir, data_dir, tmp_path):
+def test_openai_backend_matches_hf_greedy(tiny_model, data_dir, tmp_path):
     hf_out, api_out = tmp_path / "hf", tmp_path / "api"
     common = [
         "--benchmarks",
@@ -78,8 +73,8 @@ def test_openai_backend_matches_hf_greedy(model_dir, data_dir, tmp_path):
         "--quiet",
     ]
     with one_torch_thread():
-        assert main(["run", "--backend", "hf", "--model", str(model_dir), "--output", str(hf_out), *common]) == 0
-        with serve(model_dir) as server:
+        assert main(["run", "--backend", "hf", "--model", str(tiny_model), "--output", str(hf_out), *common]) == 0
+        with serve(tiny_model) as server:
             args = ["run", "--backend", "openai", "--model", "tiny", "--model-args", f"base_url={server.base_url}",
                     "--output", str(api_out), *common]  # fmt: skip
             assert main(args) == 0
