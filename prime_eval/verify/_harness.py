@@ -1,10 +1,11 @@
 """Test harness that runs *inside the sandbox*, around the candidate program. Standard library only.
 
-It is shipped as program text (``code_tests.build_program`` appends a ``_main(config)`` call), so it must not import
-anything from prime. How it keeps a pass earned:
+It is shipped as program text (``code_tests.HARNESS_PROGRAM``, this file plus a ``_main()`` call), so it must not
+import anything from prime; what to test comes in a ``.config`` file (``code_tests.harness_config``), so that the
+program text, the same for every check, is compiled once per sandbox box. How it keeps a pass earned:
 
 - each test's outcome is reported on a duplicate of the original stdout, as a line that starts with a nonce read
-  from a file the harness deletes (with its own source) before any candidate code runs; the candidate's stdout
+  from a file the harness deletes (with its source and config) before any candidate code runs; the candidate's stdout
   goes to /dev/null. Exiting early, ``os._exit(0)``, atexit hooks or a killed parent leave tests unreported, and
   an unreported test counts as failed;
 - every comparison in the test code (``==``, ``<``, ``in``, ...) and every bare ``assert x`` goes through a guard
@@ -119,11 +120,16 @@ def _on_alarm(signum, frame):
     raise _TestTimeout
 
 
-def _main(config):
-    write, dumps = os.write, __import__("json").dumps
+def _main():
+    json = __import__("json")
+    write, dumps = os.write, json.dumps
     with open(".nonce") as f:
         nonce = f.read().strip()
+    with open(".config", "rb") as f:
+        config = json.loads(f.read())
+    # Before any candidate code runs: the nonce, and the tests in the config, must not be readable by it.
     os.unlink(".nonce")
+    os.unlink(".config")
     os.unlink(__file__)
     report_fd = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)

@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Status, Verdict
-from .code_tests import CodeTests, Report, TestOutcome, build_program, outputs_match, parse_report
+from .code_tests import (
+    HARNESS_PROGRAM,
+    CodeTests,
+    Report,
+    TestOutcome,
+    harness_config,
+    outputs_match,
+    parse_report,
+)
 from .extract import strip_reasoning
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
@@ -116,15 +124,15 @@ class CodeVerifier:
         import sandbox
 
         nonce = secrets.token_hex(16)
-        harness = build_program(
+        config = harness_config(
             program,
             tests,
             test_timeout_s=self.config.test_timeout_s,
             stop_on_first_failure=self.config.stop_on_first_failure,
         )
         run = sandbox.run(
-            harness,
-            files={".nonce": nonce},
+            HARNESS_PROGRAM,
+            files={".nonce": nonce, ".config": config},
             limits=self._limits(self.config.timeout_s),
             backend=self.config.backend,
         )

@@ -13,13 +13,15 @@ Two kinds cover the coding benchmarks:
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HARNESS_SOURCE = Path(__file__).with_name("_harness.py").read_text()
+HARNESS_PROGRAM = Path(__file__).with_name("_harness.py").read_text() + "\n\n_main()\n"
 OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
 
 
@@ -138,6 +140,7 @@ def _thunk(expr: ast.expr) -> ast.Lambda:
     return ast.Lambda(no_args, expr)
 
 
+@functools.lru_cache(maxsize=4096)  # a task's tests are guarded once, not once per sampled response
 def guard(source: str) -> str:
     """The test code with every comparison and assert guarded. The test code is trusted benchmark data."""
     tree = _Guard().visit(ast.parse(source))
@@ -158,7 +161,9 @@ def split_asserts(source: str) -> tuple[str, ...]:
     return tuple(tests)
 
 
-def build_program(candidate: str, tests: CodeTests, *, test_timeout_s: float, stop_on_first_failure: bool) -> str:
+def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, stop_on_first_failure: bool) -> str:
+    """What ``HARNESS_PROGRAM`` runs, as JSON for a file beside it. The program text stays the same for every check,
+    so the sandbox compiles it once per box rather than once per run."""
     config = {
         "program": candidate,
         "preamble": tests.preamble,
@@ -166,7 +171,7 @@ def build_program(candidate: str, tests: CodeTests, *, test_timeout_s: float, st
         "test_timeout_s": test_timeout_s,
         "stop_on_first_failure": stop_on_first_failure,
     }
-    return f"{HARNESS_SOURCE}\n\n_main({config!r})\n"
+    return json.dumps(config)
 
 
 def parse_report(stdout: str, nonce: str, count: int) -> Report:
@@ -190,8 +195,6 @@ def parse_report(stdout: str, nonce: str, count: int) -> Report:
 
 
 def _message(raw: str) -> str:
-    import json
-
     try:
         return str(json.loads(raw))
     except ValueError:
