@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -13,7 +12,7 @@ from .base import Status, Verdict
 from .extract import ExtractionConfig, extract_answer, last_boxed
 from .latex_expr import TooLarge, compile_latex, evaluate
 from .latex_normalize import compact, normalize
-from .math_compare import CompareConfig, Comparer, Undecidable, _is_assignment
+from .math_compare import CompareConfig, Comparer, Undecidable, is_assignment
 
 VERSION = "1.0"
 PERCENT_MODES = ("strip", "value")
@@ -74,7 +73,7 @@ def canonical_key(a: Answer) -> str:
     if isinstance(a, Matrix):
         return "[" + ";".join(",".join(canonical_key(c) for c in row) for row in a.rows) + "]"
     if isinstance(a, Relation):
-        if _is_assignment(a):
+        if is_assignment(a):
             return canonical_key(a.parts[-1])
         return "".join(canonical_key(p) + (a.ops[k] if k < len(a.ops) else "") for k, p in enumerate(a.parts))
     raise TypeError(type(a))
@@ -154,8 +153,3 @@ def answer_key(answer: str, config: MathConfig | None = None) -> str:
     """The majority-voting key of a bare answer."""
     config = config or MathConfig()
     return canonical_key(prepare(answer, config.strip_units, config.percent)[1])
-
-
-def verify_many(verifier: MathVerifier, responses: Sequence[str], references: Sequence[Any]) -> list[Verdict]:
-    """In-process, unbounded: for tests and debugging. Use ``verify_batch`` for anything a model wrote."""
-    return [verifier.verify(r, g) for r, g in zip(responses, references)]

@@ -135,7 +135,7 @@ class Comparer:
         if isinstance(g, Relation) and isinstance(p, Relation):
             return self._relations_equal(g, p)
         rel, other = (g, p) if isinstance(g, Relation) else (p, g)
-        if c.assignment_vs_value and _is_assignment(rel):
+        if c.assignment_vs_value and is_assignment(rel):
             return self.equal(rel.parts[-1], other) if rel is g else self.equal(other, rel.parts[-1])
         if c.relation_vs_interval and isinstance(other, (Seq, Union)):
             as_interval = _relation_to_interval(rel)
@@ -144,7 +144,7 @@ class Comparer:
         return False
 
     def _relations_equal(self, g: Relation, p: Relation) -> bool:
-        if _is_assignment(g) and _is_assignment(p) and _text_key(g.parts[0]) == _text_key(p.parts[0]):
+        if is_assignment(g) and is_assignment(p) and _text_key(g.parts[0]) == _text_key(p.parts[0]):
             return self.equal(g.parts[-1], p.parts[-1])
         for cand in (p, Relation(p.parts[::-1], tuple(_FLIP[o] for o in p.ops[::-1]))):
             if cand.ops == g.ops and self._ordered(g.parts, cand.parts):
@@ -296,7 +296,7 @@ def _as_matrix(a: Answer) -> Matrix | None:
     return None
 
 
-def _is_assignment(r: Relation) -> bool:
+def is_assignment(r: Relation) -> bool:
     """``x = 5``, ``f(x) = x^2``, ``a_1 = 3``: a name on the left, and only equalities."""
     if any(op != "=" for op in r.ops):
         return False
