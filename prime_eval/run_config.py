@@ -105,7 +105,7 @@ def _validate(c: RunConfig) -> None:
         raise ConfigError("--n and --limit must be at least 1")
     if c.temperature < 0 or not 0 < c.top_p <= 1:
         raise ConfigError("need --temperature >= 0 and 0 < --top-p <= 1")
-    if c.n > 1 and c.temperature == 0:
+    if c.n > 1 and c.temperature == 0 and c.backend != "file":  # a file's samples were drawn elsewhere
         raise ConfigError("--n > 1 with --temperature 0 gives n copies of one greedy answer; set a temperature")
     if c.max_tokens is not None and c.max_tokens < 1:
         raise ConfigError("--max-tokens must be at least 1")
