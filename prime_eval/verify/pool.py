@@ -32,6 +32,7 @@ from .base import Status, Verdict, Verifier
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MEMORY_MB = 4096
+CHUNK_TARGET_S = 0.01
 # Below this many items the bar is noise; a training step's few hundred checks stay quiet.
 PROGRESS_MIN_ITEMS = 1000
 # Imported once in the fork server, so that every worker (and every replacement of a killed one) starts with
@@ -173,8 +174,11 @@ class VerifierPool:
             return []
         blob = pickle.dumps(verifier)
         key = hashlib.sha1(blob).hexdigest()
-        # Small chunks keep a killed worker's collateral (requeued items) small while amortising IPC.
+        # Small chunks keep a killed worker's collateral (requeued items) small while amortising IPC; once item
+        # times are known, a chunk holds about CHUNK_TARGET_S of work, so slow items (code runs) go one by one and
+        # no worker idles at the end of a batch while another finishes a long chunk.
         chunk = max(1, min(32, n // (self.config.workers * 8) or 1))
+        item_s: list[float] = []  # running mean of one item's time, as a one-element cell
         queue: deque[int] = deque(range(n))
         bar = _progress_bar(n) if progress else None
         with self._lock:
@@ -183,7 +187,8 @@ class VerifierPool:
             busy: dict[Connection, _Worker] = {}
 
             def dispatch(worker: _Worker) -> None:
-                take = [queue.popleft() for _ in range(min(chunk, len(queue)))]
+                size = chunk if not item_s else max(1, min(chunk, int(CHUNK_TARGET_S / max(item_s[0], 1e-6))))
+                take = [queue.popleft() for _ in range(min(size, len(queue)))]
                 if take:
                     busy[worker.conn] = worker
                     try:
@@ -216,7 +221,10 @@ class VerifierPool:
                         replace(worker, Verdict.failed(Status.ERROR, worker.describe_death()))
                         continue
                     worker.pending.popleft()
-                    worker.since = time.monotonic()
+                    finished = time.monotonic()
+                    took = finished - worker.since
+                    item_s[:] = [took if not item_s else 0.8 * item_s[0] + 0.2 * took]
+                    worker.since = finished
                     results[idx] = verdict
                     if bar:
                         bar.update(1)
