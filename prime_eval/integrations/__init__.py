@@ -1,0 +1,12 @@
+"""prime inside other tools: Hugging Face ``evaluate`` metrics (``evaluate/prime_math``, ``evaluate/prime_code``)."""
+
+from pathlib import Path
+
+EVALUATE_METRICS = ("prime_math", "prime_code")
+
+
+def evaluate_metric_path(name: str) -> str:
+    """The folder to pass to ``evaluate.load`` for one of prime's metrics; no Hub access is needed."""
+    if name not in EVALUATE_METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(EVALUATE_METRICS)}")
+    return str(Path(__file__).with_name("evaluate") / name)

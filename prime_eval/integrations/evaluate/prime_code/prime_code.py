@@ -1,0 +1,69 @@
+"""prime's code verifier as a Hugging Face ``evaluate`` metric: pass@k over benchmark tasks, run in prime's sandbox.
+
+    import os, evaluate
+    os.environ["PRIME_ALLOW_CODE_EVAL"] = "1"   # an explicit opt-in, like evaluate's own code_eval
+    metric = evaluate.load(".../prime_eval/integrations/evaluate/prime_code")
+    metric.compute(predictions=[[response, ...], ...], references=["HumanEval/0", ...], benchmark="humaneval")
+
+Each reference is a task id of the benchmark (humaneval, mbpp, leetcode); each prediction is the list of sampled
+responses for that task. Scores equal ``prime-eval score --benchmark ...`` on the same responses.
+"""
+
+import os
+from pathlib import Path
+
+import datasets
+import evaluate
+
+from benchmarks.local_data import data_dir
+from prime_eval.code_scoring import load_code_tasks
+from prime_eval.metrics import pass_at_k
+from prime_eval.verify import verify_batch
+from prime_eval.verify.code import CodeVerifier
+
+OPT_IN = "PRIME_ALLOW_CODE_EVAL"
+_DESCRIPTION = "pass@k of model-written programs against a benchmark's tests, executed in prime's sandbox."
+_INPUTS = """
+Args:
+    predictions: one list of responses (samples) per task.
+    references: the task ids.
+    benchmark: humaneval | mbpp | leetcode.
+    k: the k values of pass@k (default [1]); each must not exceed the number of samples.
+    data_dir: the benchmark files (default: $PRIME_BENCHMARK_DATA or ../shared/benchmarks).
+Returns:
+    pass@k for each k, and per-task lists of `correct` and `score` (fraction of tests passed).
+"""
+
+
+class PrimeCode(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_INPUTS,
+            features=datasets.Features(
+                {"predictions": datasets.Sequence(datasets.Value("string")), "references": datasets.Value("string")}
+            ),
+        )
+
+    def _compute(self, predictions, references, benchmark="humaneval", k=(1,), data_dir_path=None, timeout_s=60.0):
+        if os.environ.get(OPT_IN) != "1":
+            raise ValueError(
+                f"prime_code runs model-written programs (in prime's sandbox); set {OPT_IN}=1 to allow it"
+            )
+        tasks = load_code_tasks(benchmark, Path(data_dir_path) if data_dir_path else data_dir())
+        unknown = [r for r in references if str(r) not in tasks]
+        if unknown:
+            raise ValueError(f"unknown {benchmark} task id(s): {', '.join(map(str, unknown[:5]))}")
+        flat = [(i, resp) for i, samples in enumerate(predictions) for resp in samples]
+        refs = [tasks[str(references[i])] for i, _ in flat]
+        verdicts = verify_batch(CodeVerifier(), [r for _, r in flat], refs, timeout_s=timeout_s, progress=False)
+        correct = [[] for _ in predictions]
+        scores = [[] for _ in predictions]
+        for (i, _), v in zip(flat, verdicts):
+            correct[i].append(v.correct)
+            scores[i].append(v.score)
+        result = {"correct": correct, "score": scores}
+        for kk in k:
+            result[f"pass@{kk}"] = sum(pass_at_k(len(c), sum(c), kk) for c in correct) / len(correct)
+        return result
