@@ -78,7 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", help="list the benchmarks")
     ls.set_defaults(func=_cmd_ls)
+
+    lm = sub.add_parser("lm-eval-tasks", help="write prime's benchmarks as lm-evaluation-harness tasks")
+    lm.add_argument("--output", required=True, type=Path, help="task folder for `lm_eval --include_path`")
+    lm.add_argument("--benchmarks", default=None, help="comma-separated names (default: all)")
+    lm.add_argument(
+        "--data-dir", type=Path, default=None, help="local benchmark files (default: ../shared/benchmarks)"
+    )
+    lm.set_defaults(func=_cmd_lm_eval_tasks)
     return parser
+
+
+def _cmd_lm_eval_tasks(args: argparse.Namespace) -> int:
+    from benchmarks.registry import UnknownBenchmark
+
+    from .integrations.lm_eval_tasks import write_task_dir
+
+    try:
+        names = write_task_dir(args.output, args.benchmarks, args.data_dir)
+    except UnknownBenchmark as exc:
+        raise _UserError(str(exc)) from exc
+    print(f"wrote {len(names)} tasks to {args.output}: {', '.join(names)}")
+    print(f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {args.output} --tasks {names[0]}"
+          + (" --confirm_run_unsafe_code" if any(n in names for n in ("prime_humaneval", "prime_mbpp")) else ""))  # fmt: skip
+    return 0
 
 
 def _parse_model_args(text: str | None) -> dict:

@@ -1,0 +1,30 @@
+"""Scoring hook for lm-evaluation-harness tasks written by ``prime-eval lm-eval-tasks``: lm-eval generates, prime's
+shared verifier (and, for code, its sandbox) judges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prime_eval.verify import verify_batch
+
+
+def _verifier(kind: str):
+    if kind == "code":
+        from prime_eval.verify.code import CodeVerifier
+
+        return CodeVerifier()
+    from prime_eval.verify.math import MathVerifier
+
+    return MathVerifier()
+
+
+def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """lm-eval's per-document hook: ``acc`` is prime's verdict on the (first and only) generation."""
+    reference = doc["reference"]
+    if doc["verifier"] == "code":
+        from prime_eval.verify.code_tests import CodeTests
+
+        reference = CodeTests.from_value(reference)
+    timeout = 60.0 if doc["verifier"] == "code" else 10.0
+    (verdict,) = verify_batch(_verifier(doc["verifier"]), [results[0]], [reference], timeout_s=timeout, progress=False)
+    return {"acc": float(verdict.correct)}
