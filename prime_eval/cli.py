@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list the benchmarks")
     ls.set_defaults(func=_cmd_ls)
 
+    from .bon.cli import add_bon_arguments, cmd_bon
+
+    bon = sub.add_parser("bon", help="Best-of-N bench of a reward model over candidate pools")
+    add_bon_arguments(bon)
+    bon.set_defaults(func=cmd_bon)
+
     lm = sub.add_parser("lm-eval-tasks", help="write prime's benchmarks as lm-evaluation-harness tasks")
     lm.add_argument("--output", required=True, type=Path, help="task folder for `lm_eval --include_path`")
     lm.add_argument("--benchmarks", default=None, help="comma-separated names (default: all)")

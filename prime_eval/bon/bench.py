@@ -1,0 +1,209 @@
+"""The Best-of-N bench: read candidates, label them with the shared verifier, score them, write the metrics.
+
+The candidates file is JSONL, one candidate per row: ``problem_id`` (string or integer), ``gold``, ``response``,
+an optional ``benchmark`` (groups results; default ``"default"``) and any other fields (a reward model may read
+them). A problem is ``(benchmark, problem_id)``; its rows form its pool and must share one gold.
+
+Outputs in ``DIR``: ``bon.json`` (metrics per benchmark and overall, reward model and verifier identity,
+settings), ``candidates.jsonl`` (every input row plus ``label``, ``correct``, ``status``, ``answer`` and the
+reward model's ``score``; input fields of those names are overwritten) and ``bon.png``. Nothing is resumed:
+labelling is the slow part and ``prime-eval score`` already caches it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..metrics import default_ks
+from ..scoring import InputError, read_rows
+from ..verify.base import Verifier
+from ..verify.pool import DEFAULT_TIMEOUT_S, verify_batch
+from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, VOTE_WEIGHTS, Scored, problem_metrics, summarize
+from .reward_models import MAX_REPORTED_ERRORS, Candidate, RewardModel
+
+DEFAULT_BENCHMARK = "default"
+OVERALL = "overall"
+
+
+class CandidatesError(InputError):
+    """A candidates file that cannot be benched; the message names every bad line (up to a limit)."""
+
+
+def _raise_if_any(errors: list[str]) -> None:
+    if errors:
+        more = f"\n... and {len(errors) - MAX_REPORTED_ERRORS} more" if len(errors) > MAX_REPORTED_ERRORS else ""
+        raise CandidatesError("\n".join(errors[:MAX_REPORTED_ERRORS]) + more)
+
+
+def _candidate(row: dict[str, Any], where: str) -> Candidate:
+    """One validated row; a bad one raises ValueError with the message for the user."""
+    missing = [k for k in ("problem_id", "gold", "response") if row.get(k) is None]
+    if missing:
+        raise ValueError(
+            f"{where}: missing or null field {', '.join(map(repr, missing))} (fields: {', '.join(sorted(row))})"
+        )
+    pid, benchmark = row["problem_id"], row.get("benchmark", DEFAULT_BENCHMARK)
+    if isinstance(pid, bool) or not isinstance(pid, (str, int)):
+        raise ValueError(f"{where}: problem_id must be a string or an integer, got {pid!r}")
+    if not isinstance(row["response"], str):
+        raise ValueError(f"{where}: response must be a string, got {type(row['response']).__name__}")
+    if not isinstance(benchmark, str) or not benchmark:
+        raise ValueError(f"{where}: benchmark must be a non-empty string, got {benchmark!r}")
+    return Candidate(where, benchmark, pid, row["gold"], row["response"], row)
+
+
+def read_candidates(path: Path) -> list[Candidate]:
+    """Every candidate of ``path``, validated; all bad lines are reported together with their line numbers."""
+    candidates, errors = [], []
+    for lineno, row in read_rows(path):  # raises InputError for unreadable files and bad JSON, with lines
+        try:
+            candidates.append(_candidate(row, f"{path}:{lineno}"))
+        except ValueError as exc:
+            errors.append(str(exc))
+    first: dict[tuple[str, str | int], Candidate] = {}
+    for c in candidates:
+        seen = first.setdefault((c.benchmark, c.problem_id), c)
+        if seen.gold != c.gold:
+            errors.append(f"{c.where}: gold {c.gold!r} differs from {seen.gold!r} of the same problem at {seen.where}")
+    _raise_if_any(errors)
+    if not candidates:
+        raise CandidatesError(f"{path}: no candidates")
+    return candidates
+
+
+def label(
+    candidates: list[Candidate], verifier: Verifier, *, workers=None, timeout_s=DEFAULT_TIMEOUT_S, progress=True
+) -> list[Candidate]:
+    """The candidates with their verifier verdicts, checked in kill-bounded worker processes."""
+    verdicts = verify_batch(
+        verifier,
+        [c.response for c in candidates],
+        [c.gold for c in candidates],
+        workers=workers,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    return [replace(c, verdict=v) for c, v in zip(candidates, verdicts)]
+
+
+def _scores(rm: RewardModel, candidates: list[Candidate]) -> list[float]:
+    scores = rm.score(candidates)
+    if len(scores) != len(candidates):
+        raise ValueError(f"reward model {rm.name!r} returned {len(scores)} scores for {len(candidates)} candidates")
+    bad = [c.where for c, s in zip(candidates, scores) if not math.isfinite(s)]
+    if bad:
+        raise ValueError(f"reward model {rm.name!r} returned non-finite scores for {', '.join(bad[:5])}")
+    return [float(s) for s in scores]
+
+
+def _check_ns(ns: Sequence[int] | None, sizes: Sequence[int]) -> list[int]:
+    if ns is None:  # every power of two that every pool can form
+        return default_ks(min(sizes))
+    if not ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
+        raise InputError(f"N must be positive integers, got {list(ns)}")
+    if max(ns) > max(sizes):
+        raise InputError(f"N={max(ns)} exceeds every problem's pool (the largest has {max(sizes)} candidates)")
+    return sorted(set(ns))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)  # never a half-written file
+
+
+def _output_row(c: Candidate, score: float) -> dict[str, Any]:
+    v = c.verdict
+    assert v is not None
+    fields = {"label": v.score, "correct": v.correct, "status": v.status.value, "answer": v.answer, "score": score}
+    return {**c.row, **fields}
+
+
+def run_bon(
+    candidates: Path,
+    output: Path,
+    ns: Sequence[int] | None,
+    rm: RewardModel,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    verifier: Verifier | None = None,
+    vote_weight: str = DEFAULT_VOTE_WEIGHT,
+    mc_draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> dict[str, Any]:
+    """Bench ``rm`` on the candidates file; write ``output``/{bon.json, candidates.jsonl, bon.png}.
+
+    ``ns=None`` takes the powers of two up to the smallest pool. Returns the ``bon.json`` content.
+    """
+    if vote_weight not in VOTE_WEIGHTS:
+        raise InputError(f"unknown vote weight {vote_weight!r}; choose from {', '.join(VOTE_WEIGHTS)}")
+    if mc_draws < 2:
+        raise InputError(f"Monte Carlo draws must be at least 2, got {mc_draws}")
+    if verifier is None:
+        from ..verify.math import MathVerifier
+
+        verifier = MathVerifier()
+    cands = read_candidates(Path(candidates))
+    pools: dict[str, dict[str | int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, c in enumerate(cands):
+        pools[c.benchmark][c.problem_id].append(i)
+    ns = _check_ns(ns, [len(p) for b in pools.values() for p in b.values()])
+
+    # Score first when the reward model does not read labels: a bad scores field then fails in seconds, not
+    # after the verifier has run over the whole file.
+    if getattr(rm, "needs_labels", False):
+        cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
+        scores = _scores(rm, cands)
+    else:
+        scores = _scores(rm, cands)
+        cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
+
+    per_benchmark: dict[str, Any] = {}
+    all_values, all_sizes = [], []
+    for benchmark in sorted(pools):
+        values, sizes = [], []
+        for pid, idx in pools[benchmark].items():
+            pool = [Scored(scores[i], cands[i].verdict.correct, cands[i].verdict.answer) for i in idx]  # type: ignore[union-attr]
+            # The seed names the problem, so its draws do not depend on the rest of the file.
+            key = f"{seed}/{json.dumps([benchmark, pid])}"
+            values.append(problem_metrics(pool, ns, vote_weight=vote_weight, draws=mc_draws, seed=key))
+            sizes.append(len(idx))
+        per_benchmark[benchmark] = summarize(values, sizes, ns).to_dict()
+        all_values += values
+        all_sizes += sizes
+
+    result = {
+        "candidates": str(candidates),
+        "ns": ns,
+        "benchmarks": per_benchmark,
+        # Every problem weighs the same, whatever its benchmark (not the paper's unweighted benchmark average).
+        OVERALL: summarize(all_values, all_sizes, ns).to_dict(),
+        "reward_model": rm.describe(),
+        "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
+        "settings": {
+            "tie_breaking": "uniform, in expectation",
+            "vote_weight": vote_weight,
+            "mc_draws": mc_draws,
+            "seed": seed,
+            "timeout_s": timeout_s,
+        },
+        "statuses": dict(Counter(c.verdict.status.value for c in cands)),  # type: ignore[union-attr]
+    }
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    rows = "".join(json.dumps(_output_row(c, s), ensure_ascii=False) + "\n" for c, s in zip(cands, scores))
+    _write_atomic(output / "candidates.jsonl", rows)
+    _write_atomic(output / "bon.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    from .plot import plot_bon
+
+    plot_bon(result, output / "bon.png")
+    return result
