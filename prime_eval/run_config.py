@@ -23,6 +23,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "prompt_mode": "prime",
         "seed": 0,
     },
+    # Reasoning models (<think> blocks, which the verifier strips): room to think, the sampling their cards advise,
+    # and several samples so avg@n and pass@k are worth reading.
+    "reasoning": {
+        "benchmarks": PAPER_MATH,
+        "n": 4,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 32768,
+        "prompt_mode": "chat",
+        "seed": 0,
+    },
     # The maintainers' answer to run-to-run variance (PRIME #63): T=0.3, top_p=0.95, avg@16.
     "prime-avg16": {
         "benchmarks": "aime24,amc",

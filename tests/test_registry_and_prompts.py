@@ -87,6 +87,8 @@ def test_settings_precedence_and_errors(tmp_path):
     assert (c.n, c.temperature, c.seed, c.top_p) == (8, 0.6, 3, 1.0)
     paper = build_config({"model": "m", "output": "o", "preset": "prime-paper"})
     assert (paper.n, paper.temperature, paper.prompt_mode, paper.max_tokens) == (1, 0.0, "prime", None)
+    thinking = build_config({"model": "m", "output": "o", "preset": "reasoning", "n": 8})
+    assert (thinking.max_tokens, thinking.n, thinking.prompt_mode) == (32768, 8, "chat")
     with pytest.raises(ConfigError, match="unknown setting"):
         build_config({"model": "m", "output": "o"}, _yaml(tmp_path, "nn: 3\n"))
     with pytest.raises(ConfigError, match="greedy"):
