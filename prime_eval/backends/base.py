@@ -72,3 +72,20 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def sample_groups(request: Request, sampling: SamplingConfig) -> list[tuple[int, ...]]:
+    """The generations a request needs: one per sample index, or one for all of them under greedy decoding, where
+    every index gets the same text."""
+    if not request.samples:
+        return []
+    if sampling.temperature == 0:
+        return [tuple(request.samples)]
+    return [(j,) for j in request.samples]
+
+
+def chat_token_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """Token ids of chat messages through the model's template. The template already holds BOS and friends, so
+    no special tokens are added again (that would double BOS); every local backend tokenizes this one way."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])

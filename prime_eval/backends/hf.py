@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from prime_eval.backends._deps import import_optional
-from prime_eval.backends.base import BackendError, Completion, OnCompletion, Prompt, Request, SamplingConfig
+from prime_eval.backends.base import (
+    BackendError,
+    Completion,
+    OnCompletion,
+    Prompt,
+    Request,
+    SamplingConfig,
+    chat_token_ids,
+    sample_groups,
+)
 
 torch = import_optional("torch", "hf", "hf")
 transformers = import_optional("transformers", "hf", "hf")
@@ -159,14 +168,12 @@ class HFBackend:
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
         rows: list[_Row] = []
         for request in requests:
-            if not request.samples:
+            groups = sample_groups(request, sampling)
+            if not groups:
                 continue
             ids = self._encode(request)
-            if sampling.temperature == 0:
-                # Greedy decoding gives every sample index the same text: decode once.
-                rows.append(_Row(request, tuple(request.samples), None, ids))
-            else:
-                rows.extend(_Row(request, (j,), sampling.seed + j, ids) for j in request.samples)
+            greedy = sampling.temperature == 0
+            rows.extend(_Row(request, g, None if greedy else sampling.seed + g[0], ids) for g in groups)
         # Similar lengths together means less padding; results do not depend on the order (see module docstring).
         rows.sort(key=lambda r: len(r.ids))
         for start in range(0, len(rows), self.batch_size):
@@ -191,9 +198,7 @@ class HFBackend:
         else:
             if not self.tokenizer.chat_template:
                 raise BackendError(f"{self.model_name!r} has no chat template; use plain prompts for this model")
-            text = self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
-            # The template already holds BOS and friends: adding special tokens again would double them.
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids = chat_token_ids(self.tokenizer, prompt)
         if not ids:
             raise BackendError(f"prompt of {request.key!r} is empty after tokenization")
         return list(ids)

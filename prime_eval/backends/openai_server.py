@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
-from prime_eval.backends.base import BackendError, Completion, OnCompletion, Request, SamplingConfig
+from prime_eval.backends.base import BackendError, Completion, OnCompletion, Request, SamplingConfig, sample_groups
 
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -70,11 +70,7 @@ class OpenAIBackend:
         }
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
-        if sampling.temperature == 0:
-            # Greedy: every sample index gets the same text, so ask once per prompt.
-            jobs = [(request, tuple(request.samples)) for request in requests if request.samples]
-        else:
-            jobs = [(request, (j,)) for request in requests for j in request.samples]
+        jobs = [(request, group) for request in requests for group in sample_groups(request, sampling)]
         if not jobs:
             return
         lock = threading.Lock()  # the runner's callback is never entered by two workers at once

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from prime_eval.backends._deps import import_optional
-from prime_eval.backends.base import BackendError, Completion, OnCompletion, Request, SamplingConfig
+from prime_eval.backends.base import (
+    BackendError,
+    Completion,
+    OnCompletion,
+    Request,
+    SamplingConfig,
+    chat_token_ids,
+    sample_groups,
+)
 
 
 def _vllm() -> Any:
@@ -83,13 +91,10 @@ class VLLMBackend:
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
         jobs: list[_Job] = []
         for request in requests:
-            if not request.samples:
-                continue
-            prompt = self._prompt(request)
-            if sampling.temperature == 0:
-                jobs.append(_Job(request, tuple(request.samples), prompt))
-            else:
-                jobs.extend(_Job(request, (j,), prompt) for j in request.samples)
+            groups = sample_groups(request, sampling)
+            if groups:
+                prompt = self._prompt(request)
+                jobs.extend(_Job(request, g, prompt) for g in groups)
         for start in range(0, len(jobs), self.chunk_size):
             chunk = jobs[start : start + self.chunk_size]
             params = [self.sampling_params(sampling, job.samples[0]) for job in chunk]
@@ -108,7 +113,6 @@ class VLLMBackend:
     def _prompt(self, request: Request) -> dict[str, Any]:
         if isinstance(request.prompt, str):
             return {"prompt": request.prompt}  # vLLM tokenizes it with special tokens, like the HF backend
-        # Rendered and tokenized here, exactly as the HF backend does, so both see the same ids; passing the rendered
-        # text instead would make vLLM add a second BOS on Llama-style templates.
-        text = self.tokenizer.apply_chat_template(request.prompt, add_generation_prompt=True, tokenize=False)
-        return {"prompt_token_ids": list(self.tokenizer(text, add_special_tokens=False)["input_ids"])}
+        # Tokenized here, by the HF backend's own function, so both see the same ids; passing the rendered text
+        # instead would make vLLM add a second BOS on Llama-style templates.
+        return {"prompt_token_ids": chat_token_ids(self.tokenizer, request.prompt)}
