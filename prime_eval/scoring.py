@@ -1,21 +1,20 @@
 """``prime-eval score``: verify a JSONL of existing responses, resumably.
 
 Output row i is input row i with ``correct``, ``score``, ``status``, ``answer`` (and ``verify_details``) added.
-Rows are appended in chunks and flushed, so a run stopped part-way keeps what it scored; a second run checks
+Rows are appended and flushed one by one, so a run stopped part-way keeps what it scored; a second run checks
 that the existing output belongs to this input and scores only the rest.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .jsonl import read_repairing
+from .jsonl import Appender, read_repairing
 from .verify.base import Verdict, Verifier
 
 CHUNK_ROWS = 512
@@ -135,7 +134,6 @@ def score_file(
     _raise_if_any(errors)
     rows = [row for _, row in numbered]
     done = _existing_output(output_path, rows, key_fields)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
     statuses: Counter = Counter(r["status"] for r in done)
     correct = sum(bool(r.get("correct")) for r in done)
     bar = None
@@ -143,19 +141,20 @@ def score_file(
         from tqdm import tqdm
 
         bar = tqdm(total=len(rows), initial=len(done), desc="scoring", unit="row", dynamic_ncols=True)
-    with output_path.open("a", encoding="utf-8") as out:
+    out = Appender(output_path)  # each row flushed as written: a stopped run keeps what it scored
+    try:
         for idx in _chunks(len(rows), len(done)):
             batch = [rows[i] for i in idx]
             responses, references, metas = zip(*(checks[i] for i in idx))
             verdicts = verify(verifier, list(responses), list(references), list(metas))
             for row, verdict in zip(batch, verdicts):
-                out.write(json.dumps({**row, **_verdict_fields(verdict)}, ensure_ascii=False) + "\n")
+                out.write({**row, **_verdict_fields(verdict)})
                 statuses[verdict.status.value] += 1
                 correct += verdict.correct
-            out.flush()
-            os.fsync(out.fileno())
             if bar is not None:
                 bar.update(len(batch))
+    finally:
+        out.close()
     if bar is not None:
         bar.close()
     return ScoreSummary(len(rows), len(rows) - len(done), len(done), correct, statuses)
