@@ -45,12 +45,13 @@ _GOLD_FUNCTIONS = {
 
 
 def gold_of(row: dict[str, Any], expression: str) -> Any:
-    """Evaluate a gold expression of the definition: a field name, or ``function(field)``."""
+    """Evaluate a field expression of the definition (gold, solution): a field name, or ``function(field)``.
+    A null field stays ``None`` (AMC rows have no solution)."""
     if expression.endswith(")") and "(" in expression:
         func, _, arg = expression[:-1].partition("(")
         if func not in _GOLD_FUNCTIONS:
             raise ValueError(f"unknown gold function {func!r}; known: {', '.join(_GOLD_FUNCTIONS)}")
-        return _GOLD_FUNCTIONS[func](row[arg])
+        return None if row[arg] is None else _GOLD_FUNCTIONS[func](row[arg])
     value = row[expression]
     return str(value) if isinstance(value, (int, float)) else value
 
@@ -149,4 +150,5 @@ def _problem(d: BenchmarkDef, row: dict[str, Any]) -> Problem:
             reference = task_from_row(d.code_format, row)
     except KeyError as exc:
         raise DataError(f"{d.name}: a row has no field {exc} (fields: {', '.join(sorted(row))})") from exc
-    return Problem(d.name, pid, question, reference)
+    solution = gold_of(row, d.solution) if d.solution else None
+    return Problem(d.name, pid, question, reference, {"solution": solution} if solution else {})

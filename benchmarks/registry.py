@@ -48,6 +48,7 @@ class BenchmarkDef:
     prompt: str
     max_tokens: int
     code_format: str | None = None  # humaneval | mbpp | leetcode | livecodebench
+    solution: str | None = None  # field expression of a worked reference solution, where the data has one
     extra: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
@@ -79,6 +80,7 @@ def _parse(path: Path) -> BenchmarkDef:
             prompt=raw["prompt"],
             max_tokens=int(raw.get("decoding", {}).get("max_tokens", 4096)),
             code_format=raw.get("code_format"),
+            solution=fields.get("solution"),
             extra=raw.get("extra", {}),
             path=str(path),
         )

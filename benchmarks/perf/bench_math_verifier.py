@@ -1,6 +1,6 @@
 """prime's math verifier against plain Math-Verify, side by side in one process, on the same pairs.
 
-Pairs come from the local benchmark files: every reference solution as a response (a boxed gold sentence is
+Pairs come from the local benchmark files, read through the benchmark registry: every reference solution as a response (a boxed gold sentence is
 appended where a solution has no box, e.g. AMC rows have no solution at all), plus one wrong variant of each
 (an integer gold + 1, else another row's gold). Both tools warm up on the first pairs; prime's caches are then
 cleared so the measured pass pays for every prediction it parses.
@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.math_data import LOADERS, load_math
+from benchmarks.loading import load_benchmark
+from benchmarks.registry import get_benchmark
 from prime_eval.verify import latex_expr, math, symbolic, verify_batch
 from prime_eval.verify.extract import find_boxes
 from prime_eval.verify.math import MathVerifier
@@ -37,19 +38,22 @@ class Pair:
     label: bool
 
 
+MATH_BENCHMARKS = ("aime24", "aime24_qwen", "amc", "amc23", "math500", "minerva_math", "olympiadbench")
+
+
 def build_pairs(names: list[str] | None = None) -> list[Pair]:
     pairs = []
-    for name in names or LOADERS:
-        rows = [r for r in load_math(name) if r.gold]
-        golds = [r.gold for r in rows]
-        for k, row in enumerate(rows):
-            solution = row.solution or "We compute it step by step."
+    for name in names or MATH_BENCHMARKS:
+        problems = [p for p in load_benchmark(get_benchmark(name)).problems if p.reference]
+        golds = [str(p.reference) for p in problems]
+        for k, (p, gold) in enumerate(zip(problems, golds)):
+            solution = p.meta.get("solution") or "We compute it step by step."
             if not find_boxes(solution):
-                solution += f"\n\nThe final answer is $\\boxed{{{row.gold}}}$."
-            pairs.append(Pair(name, solution, row.gold, True))
-            wrong = _wrong_answer(row.gold, golds, k)
+                solution += f"\n\nThe final answer is $\\boxed{{{gold}}}$."
+            pairs.append(Pair(name, solution, gold, True))
+            wrong = _wrong_answer(gold, golds, k)
             box = find_boxes(solution)[-1]
-            pairs.append(Pair(name, solution[: box[0]] + f"\\boxed{{{wrong}}}" + solution[box[1] :], row.gold, False))
+            pairs.append(Pair(name, solution[: box[0]] + f"\\boxed{{{wrong}}}" + solution[box[1] :], gold, False))
     return pairs
 
 
@@ -130,7 +134,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pairs")
     ap.add_argument("--show", type=int, default=1000, help="print at most this many disagreements")
     ap.add_argument("--warmup", type=int, default=300)
-    ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(LOADERS)}")
+    ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(MATH_BENCHMARKS)}")
     args = ap.parse_args()
     pairs = build_pairs(args.only.split(",") if args.only else None)
     if args.limit:
