@@ -13,6 +13,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+# The token reward lives with the reward models so that Best-of-N scoring and training share one implementation.
+from prime_eval.rewards.token_rewards import _last_valid, implicit_process_rewards
+
 __all__ = [
     "accuracy_filter",
     "implicit_process_rewards",
@@ -50,12 +53,6 @@ def _check_groups(batch: int, group_size: int) -> int:
     return batch // group_size
 
 
-def _last_valid(valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index of each row's last valid token, and whether the row has any valid token."""
-    pos = torch.arange(valid.shape[1], device=valid.device).expand_as(valid)
-    return torch.where(valid, pos, -1).max(dim=1).values.clamp(min=0), valid.any(dim=1)
-
-
 def _reverse_discounted_sum(x: torch.Tensor, gamma: float) -> torch.Tensor:
     # Discount by position distance over the whole row, as the reference loop does (doc §3.3); with right-padded
     # masks the padding holds zeros and changes nothing.
@@ -86,29 +83,6 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -
     n = valid.sum()
     var = (((values - mu) ** 2) * valid).sum() / (n - 1).clamp(min=1)
     return torch.where(valid, (values - mu) * torch.rsqrt(var + eps), torch.zeros_like(values))
-
-
-def implicit_process_rewards(
-    logp_prm: torch.Tensor,
-    logp_ref: torch.Tensor,
-    mask: torch.Tensor,
-    granularity: Literal["token", "whole"] = "token",
-) -> torch.Tensor:
-    """Implicit-PRM token scores ``q = logp_prm - logp_ref`` on valid tokens, 0 elsewhere (doc §1).
-
-    No beta is applied: the reference code uses raw q as the reward (doc §1) and batch normalisation cancels any
-    scale. ``granularity="whole"`` puts the row's sum of q on its last valid token (doc §1, ``prime_granularity``).
-    Gradients flow to ``logp_prm`` (the PRM loss is built on q); detach before using q as a reward.
-    """
-    valid = _check_tokens(mask, logp_prm=logp_prm, logp_ref=logp_ref)
-    q = torch.where(valid, logp_prm - logp_ref, torch.zeros_like(logp_prm))
-    if granularity == "token":
-        return q
-    if granularity != "whole":
-        raise ValueError(f"granularity must be 'token' or 'whole', got {granularity!r}")
-    last, nonempty = _last_valid(valid)
-    onehot = F.one_hot(last, q.shape[1]).to(q.dtype) * nonempty.unsqueeze(1).to(q.dtype)
-    return onehot * q.sum(dim=1, keepdim=True)
 
 
 def normalize_process_rewards(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
