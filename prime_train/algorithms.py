@@ -20,7 +20,9 @@ __all__ = [
     "accuracy_filter",
     "implicit_process_rewards",
     "masked_mean",
+    "masked_moments",
     "masked_whiten",
+    "whiten_with_moments",
     "normalize_process_rewards",
     "ppo_clip_loss",
     "prm_ce_loss",
@@ -74,15 +76,29 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
     return total / count.clamp(min=1)
 
 
+def masked_moments(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[count, sum, sum of squares]`` of the valid values, in float64: what data-parallel processes all-reduce so
+    that whitening uses the statistics of the whole batch, as the reference's driver does (doc §3.4)."""
+    valid = mask != 0
+    v = torch.where(valid, values, torch.zeros_like(values)).to(torch.float64)
+    return torch.stack([valid.sum().to(torch.float64), v.sum(), (v * v).sum()])
+
+
+def whiten_with_moments(values: torch.Tensor, mask: torch.Tensor, moments: torch.Tensor, eps: float = 1e-8):
+    """``(x - mu) / sqrt(var + eps)`` with mu and the *unbiased* variance taken from ``moments`` (see
+    :func:`masked_moments`); invalid positions are 0. With fewer than two values the variance is taken as 0."""
+    n, total, squares = moments.unbind()
+    mu = total / n.clamp(min=1)
+    var = ((squares - n * mu * mu) / (n - 1).clamp(min=1)).clamp(min=0)
+    scaled = (values.to(torch.float64) - mu) * torch.rsqrt(var + eps)
+    return torch.where(mask != 0, scaled.to(values.dtype), torch.zeros_like(values))
+
+
 def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """``(x - mu) / sqrt(var + eps)`` with mean and *unbiased* variance over valid positions (veRL's
     ``masked_whiten``, doc §3.4). Invalid positions are 0 (veRL leaves them shifted; they are never used). With
     fewer than two valid values the variance is taken as 0, so the single value (or nothing) becomes 0."""
-    valid = mask != 0
-    mu = masked_mean(values, valid)
-    n = valid.sum()
-    var = (((values - mu) ** 2) * valid).sum() / (n - 1).clamp(min=1)
-    return torch.where(valid, (values - mu) * torch.rsqrt(var + eps), torch.zeros_like(values))
+    return whiten_with_moments(values, mask, masked_moments(values, mask), eps)
 
 
 def normalize_process_rewards(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

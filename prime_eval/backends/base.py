@@ -89,3 +89,17 @@ def chat_token_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     no special tokens are added again (that would double BOS); every local backend tokenizes this one way."""
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def prompt_token_ids(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of a prompt as every local backend and the trainer encode it: plain text with the tokenizer's own
+    special tokens (BOS), as vLLM does; chat messages through the template. ValueError when that cannot work."""
+    if isinstance(prompt, str):
+        ids = tokenizer(prompt)["input_ids"]
+    else:
+        if not tokenizer.chat_template:
+            raise ValueError("the model has no chat template; use plain prompts for this model")
+        ids = chat_token_ids(tokenizer, prompt)
+    if not ids:
+        raise ValueError("the prompt is empty after tokenization")
+    return list(ids)

@@ -23,10 +23,9 @@ from prime_eval.backends.base import (
     BackendError,
     Completion,
     OnCompletion,
-    Prompt,
     Request,
     SamplingConfig,
-    chat_token_ids,
+    prompt_token_ids,
     sample_groups,
 )
 
@@ -191,17 +190,10 @@ class HFBackend:
             torch.cuda.empty_cache()
 
     def _encode(self, request: Request) -> list[int]:
-        prompt: Prompt = request.prompt
-        if isinstance(prompt, str):
-            # Plain prompts go as is, with the tokenizer's own special tokens (BOS), as vLLM does.
-            ids = self.tokenizer(prompt)["input_ids"]
-        else:
-            if not self.tokenizer.chat_template:
-                raise BackendError(f"{self.model_name!r} has no chat template; use plain prompts for this model")
-            ids = chat_token_ids(self.tokenizer, prompt)
-        if not ids:
-            raise BackendError(f"prompt of {request.key!r} is empty after tokenization")
-        return list(ids)
+        try:
+            return prompt_token_ids(self.tokenizer, request.prompt)
+        except ValueError as exc:
+            raise BackendError(f"{self.model_name!r}, prompt of {request.key!r}: {exc}") from None
 
     def _generate_batch(self, batch: list[_Row], sampling: SamplingConfig) -> list[tuple[str, str, int]]:
         width = max(len(r.ids) for r in batch)
