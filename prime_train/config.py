@@ -39,6 +39,7 @@ class DataConfig:
     path: str | None = None  # ... or a JSONL file with question/gold fields (overrides benchmark)
     question_field: str = "question"
     gold_field: str = "gold"
+    messages_field: str | None = None  # rows carrying their own chat messages (used as is, no prompt template)
     verifier: str = "math"  # math | code | "module:Class" (a picklable Verifier, for custom tasks)
     prompt_mode: Literal["prime", "prime_newlines", "chat", "plain"] = "chat"
     limit: int | None = None

@@ -17,6 +17,11 @@ class PromptItem:
     question: str
     gold: Any  # a gold answer (math) or the tests (code): whatever the verifier takes as reference
     meta: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, str]] | None = None  # the row's own chat prompt, sent as is
+
+
+def _is_message(m: Any) -> bool:
+    return isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
 
 
 def _from_jsonl(cfg: DataConfig) -> list[PromptItem]:
@@ -31,10 +36,21 @@ def _from_jsonl(cfg: DataConfig) -> list[PromptItem]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        missing = [f for f in (cfg.question_field, cfg.gold_field) if f not in row]
+        wanted = (cfg.messages_field or cfg.question_field, cfg.gold_field)
+        missing = [f for f in wanted if f not in row]
         if missing:
             raise ConfigError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-        items.append(PromptItem(str(row.get("id", number)), row[cfg.question_field], row[cfg.gold_field], row))
+        messages = None
+        if cfg.messages_field:
+            messages = row[cfg.messages_field]
+            if not (isinstance(messages, list) and messages and all(_is_message(m) for m in messages)):
+                raise ConfigError(
+                    f"{path}:{number}: {cfg.messages_field} must be a list of {{role, content}} messages"
+                )
+            question = messages[-1]["content"]
+        else:
+            question = row[cfg.question_field]
+        items.append(PromptItem(str(row.get("id", number)), question, row[cfg.gold_field], row, messages))
     if not items:
         raise ConfigError(f"data.path {path}: no rows")
     return items

@@ -191,7 +191,7 @@ class PrimeTrainer:
     def _rollout_groups(self, items: list, seed: int, timer: _Timer) -> list[Group]:
         """Generate K responses for this process's prompts, chunk by chunk, verifying each chunk in the background
         while the next one generates."""
-        rendered = [self.template.render(item.question) for item in items]
+        rendered = [item.messages or self.template.render(item.question) for item in items]
         prompt_ids = encode_prompts(self.tokenizer, rendered, self.cfg.rollout.max_prompt_tokens)
         groups: list[Group] = []
         size = self.cfg.rollout.batch_size
