@@ -36,6 +36,7 @@ class ModelConfig:
 class DataConfig:
     benchmark: str | None = "arith"  # a registry benchmark (its train split where it has one) ...
     split: str = "train"
+    size: int | None = None  # generated benchmarks: how many training problems (default: the definition's size)
     path: str | None = None  # ... or a JSONL file with question/gold fields (overrides benchmark)
     question_field: str = "question"
     gold_field: str = "gold"

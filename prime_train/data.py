@@ -57,15 +57,25 @@ def _from_jsonl(cfg: DataConfig) -> list[PromptItem]:
 
 
 def _from_benchmark(cfg: DataConfig) -> tuple[list[PromptItem], str]:
-    from benchmarks.loading import load_benchmark
-    from benchmarks.registry import get_benchmark
+    from benchmarks.loading import DataError, load_benchmark
+    from benchmarks.registry import UnknownBenchmark, get_benchmark
 
-    definition = get_benchmark(cfg.benchmark)  # type: ignore[arg-type]
     try:
-        loaded = load_benchmark(definition, split=cfg.split)  # type: ignore[call-arg]
-    except TypeError:
-        # A benchmark without splits (only a test file): training on it is allowed but named loudly.
-        loaded = load_benchmark(definition)
+        definition = get_benchmark(cfg.benchmark)  # type: ignore[arg-type]
+    except UnknownBenchmark as exc:
+        raise ConfigError(f"data.benchmark: {exc}") from None
+    try:
+        if definition.data.generator:
+            loaded = load_benchmark(definition, split=cfg.split, size=cfg.size)
+        elif cfg.split != definition.data.split:
+            raise ConfigError(
+                f"data.benchmark {definition.name} has only its {definition.data.split!r} split; set data.split: "
+                f"{definition.data.split} to train on it anyway (evaluation on {definition.name} is then contaminated)"
+            )
+        else:
+            loaded = load_benchmark(definition)
+    except DataError as exc:
+        raise ConfigError(str(exc)) from None
     items = [PromptItem(p.id, p.question, p.reference, dict(p.meta)) for p in loaded.problems]
     return items, definition.prompt
 

@@ -287,6 +287,14 @@ class PrimeTrainer:
         if groups is None:
             return None
         self.step += 1
+        self.train_on(groups, timer, stats)
+        stats.update({f"time/{k}": v for k, v in timer.seconds.items()})
+        stats["time/step"] = time.perf_counter() - start
+        return self._average(stats)
+
+    def train_on(self, groups: list[Group], timer: _Timer, stats: dict[str, float]) -> None:
+        """The learning half of a step on this process's verified groups: PRM, advantages, PPO (timed in
+        ``timer``, metrics into ``stats``). Separate from rollouts so PRIME and RLOO can be timed on the same ones."""
         batch = self._to_batch(groups)
         mask = batch.response_mask
         policy = self.engines["policy"]
@@ -329,9 +337,6 @@ class PrimeTrainer:
             "samples_seen": self.samples_seen,
             "data/epoch": self.source.epoch,
         })  # fmt: skip
-        stats.update({f"time/{k}": v for k, v in timer.seconds.items()})
-        stats["time/step"] = time.perf_counter() - start
-        return self._average(stats)
 
     def _average(self, stats: dict[str, float]) -> dict[str, float]:
         everyone = self.strategy.all_gather_object(stats)
