@@ -27,7 +27,7 @@ from prime_eval.prompts import PromptTemplate
 from .algorithms import masked_mean, masked_moments, rloo_advantages, whiten_with_moments
 from .batch import TokenBatch, batched_logprobs, build_batch
 from .checkpoint import complete_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, load_config
 from .data import PromptSource, load_prompts
 from .evaluation import CheckpointEvaluator
 from .metrics_log import MetricsLog
@@ -142,7 +142,8 @@ class PrimeTrainer:
         saved = self.run_dir / "config.yaml"
         current = self.cfg.to_dict()
         if resume and saved.is_file():
-            before = yaml.safe_load(saved.read_text())
+            # Read through the config classes so a setting added since the run was started counts as its default.
+            before = load_config(None, yaml.safe_load(saved.read_text())).to_dict()
             changed = sorted(k for k in current if k not in _RESUMABLE_CHANGES and before.get(k) != current[k])
             if changed:
                 raise ConfigError(
