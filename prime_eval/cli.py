@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_bon_arguments(bon)
     bon.set_defaults(func=cmd_bon)
 
+    from .rewards.step_eval import add_step_eval_arguments, cmd_step_eval
+
+    step_eval = sub.add_parser("step-eval", help="ProcessBench-style first-error evaluation of a process reward model")
+    add_step_eval_arguments(step_eval)
+    step_eval.set_defaults(func=cmd_step_eval)
+
+    from .report.cli import add_report_arguments, cmd_report
+
+    report = sub.add_parser("report", help="leaderboard of runs beside published scores; --compare for two runs")
+    add_report_arguments(report)
+    report.set_defaults(func=cmd_report)
+
     lm = sub.add_parser("lm-eval-tasks", help="write prime's benchmarks as lm-evaluation-harness tasks")
     lm.add_argument("--output", required=True, type=Path, help="task folder for `lm_eval --include_path`")
     lm.add_argument("--benchmarks", default=None, help="comma-separated names (default: all)")

@@ -305,7 +305,7 @@ def test_cli_needs_exactly_one_reward_model(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(base + extra)
         assert exit_.value.code == 2
-    assert "one of the arguments --scores-field --oracle is required" in capsys.readouterr().err
+    assert "one of the arguments --scores-field --oracle --implicit-prm --orm is required" in capsys.readouterr().err
 
 
 def test_run_bon_default_ns_and_n_beyond_every_pool(candidates_file, tmp_path):

@@ -139,10 +139,12 @@ def run_bon(
     mc_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    generation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Bench ``rm`` on the candidates file; write ``output``/{bon.json, candidates.jsonl, bon.png}.
 
-    ``ns=None`` takes the powers of two up to the smallest pool. Returns the ``bon.json`` content.
+    ``ns=None`` takes the powers of two up to the smallest pool. ``generation`` (what drew the pools, from
+    ``--generate``) is recorded as is. Returns the ``bon.json`` content.
     """
     if vote_weight not in VOTE_WEIGHTS:
         raise InputError(f"unknown vote weight {vote_weight!r}; choose from {', '.join(VOTE_WEIGHTS)}")
@@ -198,6 +200,8 @@ def run_bon(
         },
         "statuses": dict(Counter(c.verdict.status.value for c in cands)),  # type: ignore[union-attr]
     }
+    if generation is not None:
+        result["generation"] = generation
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     rows = "".join(json.dumps(_output_row(c, s), ensure_ascii=False) + "\n" for c, s in zip(cands, scores))

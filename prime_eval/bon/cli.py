@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,17 @@ def _ns(text: str) -> list[int]:
     return ns
 
 
+def _separator(text: str) -> str:
+    """``\n``, ``\t``, ``\r`` and ``\\`` read as escapes, so ``--step-separator '\n\n'`` works from a shell."""
+    out = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}.get(m.group(1), m.group(0)), text)
+    if not out:
+        raise argparse.ArgumentTypeError("the step separator must not be empty")
+    return out
+
+
 def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``prime-eval bon``; exactly one reward-model option is required."""
-    parser.add_argument("--candidates", required=True, type=Path, help="JSONL: problem_id, gold, response per row")
+    """The options of ``prime-eval bon``; exactly one reward-model option and one source of candidates."""
+    parser.add_argument("--candidates", type=Path, help="JSONL: problem_id, gold, response per row")
     parser.add_argument("--output", required=True, type=Path, help="folder for bon.json, candidates.jsonl, bon.png")
     parser.add_argument(
         "--n",
@@ -32,7 +41,10 @@ def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
     rm = parser.add_argument_group("reward model (exactly one)").add_mutually_exclusive_group(required=True)
     rm.add_argument("--scores-field", metavar="NAME", help="scores already in the candidates file, in field NAME")
     rm.add_argument("--oracle", action="store_true", help="score = verifier label: bon@N is then pass@N")
-    # The neural reward models (implicit PRM, ORM) add their options to this group when they land.
+    rm.add_argument("--implicit-prm", metavar="MODEL", help="implicit PRM (causal LM): Hub id or local folder")
+    rm.add_argument("--orm", metavar="MODEL", help="outcome RM (sequence classifier): Hub id or local folder")
+    _add_neural_arguments(parser)
+    _add_generate_arguments(parser)
     votes = parser.add_argument_group("voting")
     votes.add_argument(
         "--vote-weight",
@@ -52,12 +64,100 @@ def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _reward_model(args: argparse.Namespace):
-    from .reward_models import FieldRM, OracleRM
+# Options of the neural reward models; None means "not given" (the settings dataclass then has the default).
+_PRM_ONLY = ("beta", "step_separator", "step_reward", "aggregate")
+_NEURAL = ("format", "question_field", "batch_size", "padding_side", "device", "dtype")
 
+
+def _add_neural_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..rewards.formatting import DEVICES_HELP, DTYPES, FORMATS, PADDING_SIDES
+    from ..rewards.steps import AGGREGATES, STEP_REWARDS
+
+    g = parser.add_argument_group("implicit PRM and ORM (docs/reward-models.md)")
+    ref = g.add_mutually_exclusive_group()
+    ref.add_argument("--ref-model", metavar="MODEL", help="reference pi_ref of the implicit PRM")
+    ref.add_argument("--no-ref", action="store_true", help="implicit PRM without reference (the 'w/o ref' variant)")
+    g.add_argument("--beta", type=float, help="token reward coefficient (default 0.001, the reference scripts')")
+    g.add_argument("--step-separator", type=_separator, help="splits responses into steps (default '\\n\\n')")
+    g.add_argument("--step-reward", choices=STEP_REWARDS, help="Q at step ends, or its change (default accumulative)")
+    g.add_argument("--aggregate", choices=AGGREGATES, help="response score from step rewards (default min)")
+    g.add_argument("--format", choices=FORMATS, help="chat template or plain question+response (default auto)")
+    g.add_argument("--question-field", metavar="NAME", help="candidate field with the question (default: question, "
+                   "problem or prompt, the first present)")  # fmt: skip
+    g.add_argument("--batch-size", type=int, help="sequences per forward pass (default 8)")
+    g.add_argument("--padding-side", choices=PADDING_SIDES, help="default right; scores do not depend on it")
+    g.add_argument("--device", help=f"{DEVICES_HELP} (default auto)")
+    g.add_argument("--dtype", choices=DTYPES, help="default auto: bfloat16 on a GPU, float32 on CPU")
+
+
+def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("generate the pools first (--generate instead of --candidates)")
+    g.add_argument("--generate", action="store_true", help="draw --samples responses per problem, then bench them")
+    g.add_argument("--benchmark", help="benchmark name(s), comma-separated (see `prime-eval ls`); math only")
+    g.add_argument("--model", help="generator: Hub id, local path, served model name, or a responses file (file)")
+    g.add_argument("--backend", choices=("hf", "vllm", "openai", "file"), help="generation backend (default hf)")
+    g.add_argument("--model-args", help="backend options as k=v,k=v (base_url=..., tensor_parallel_size=2)")
+    g.add_argument("--samples", type=int, help="pool size: samples per problem (default 16)")
+    g.add_argument("--limit", type=int, help="first N problems of each benchmark")
+    g.add_argument("--temperature", type=float, help="default 0.5, the generator setting of ImplicitPRM's BoN pools")
+    g.add_argument("--top-p", type=float)
+    g.add_argument("--max-tokens", type=int, help="default: each benchmark's own limit")
+    g.add_argument("--sampling-seed", type=int, help="sample j is drawn with seed + j (default 0)")
+    g.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"))
+    g.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
+    g.add_argument("--data-source", choices=("auto", "local", "hf"))
+
+
+def _reward_model(args: argparse.Namespace):
+    from ..scoring import InputError
+    from .reward_models import FieldRM, OracleRM, reward_model_class
+
+    given = {k: getattr(args, k) for k in _PRM_ONLY + _NEURAL if getattr(args, k, None) is not None}
+    common = {"progress": not args.quiet}
+    if args.implicit_prm:
+        if args.ref_model is None and not args.no_ref:
+            raise InputError("--implicit-prm needs --ref-model MODEL, or --no-ref for the 'w/o ref' variant")
+        cls = reward_model_class("implicit_prm")
+        return cls(args.implicit_prm, ref=args.ref_model, **given, **common)
+    wrong = [k for k in given if args.orm is None or k in _PRM_ONLY]
+    if args.ref_model is not None or args.no_ref:
+        wrong.append("ref_model" if args.ref_model is not None else "no_ref")
+    if wrong:
+        names = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise InputError(f"{names}: only for {'--implicit-prm' if args.orm else '--implicit-prm or --orm'}")
+    if args.orm:
+        return reward_model_class("orm")(args.orm, **given, **common)
     if args.oracle:
         return OracleRM()
     return FieldRM(args.scores_field)
+
+
+_GENERATE_ONLY = ("benchmark", "model", "backend", "model_args", "samples", "limit", "temperature", "top_p",
+                  "max_tokens", "sampling_seed", "prompt_mode", "data_dir", "data_source")  # fmt: skip
+
+
+def _run_config(args: argparse.Namespace):
+    """The harness settings of ``--generate`` (validated as ``prime-eval run`` validates them)."""
+    from ..cli import _parse_model_args
+    from ..run_config import ConfigError, build_config
+    from ..scoring import InputError
+    from .generate import GENERATION_DIR
+
+    if not args.benchmark or not args.model:
+        raise InputError("--generate needs --benchmark NAME and --model MODEL")
+    flags = {"model": args.model, "backend": args.backend, "benchmarks": args.benchmark,
+             "n": 16 if args.samples is None else args.samples, "limit": args.limit,
+             "temperature": 0.5 if args.temperature is None else args.temperature, "top_p": args.top_p,
+             "max_tokens": args.max_tokens, "seed": args.sampling_seed, "prompt_mode": args.prompt_mode,
+             "data_dir": args.data_dir, "data_source": args.data_source,
+             "output": str(args.output / GENERATION_DIR), "verify_workers": args.workers}  # fmt: skip
+    options = _parse_model_args(args.model_args)
+    if options:
+        flags["backend_options"] = options
+    try:
+        return build_config(flags)
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -90,19 +190,35 @@ def cmd_bon(args: argparse.Namespace) -> int:
         raise InputError("--workers must be at least 1")
     if args.timeout <= 0:
         raise InputError("--timeout must be positive")
-    if args.candidates.resolve().parent == args.output.resolve() and args.candidates.name == "candidates.jsonl":
-        raise InputError("--output would overwrite the --candidates file; choose another folder")
+    if args.generate == (args.candidates is not None):
+        raise InputError("give either --candidates FILE or --generate (with --benchmark and --model)")
+    if not args.generate:
+        stray = [k for k in _GENERATE_ONLY if getattr(args, k) is not None]
+        if stray:
+            raise InputError(", ".join("--" + k.replace("_", "-") for k in stray) + ": only with --generate")
+        if args.candidates.resolve().parent == args.output.resolve() and args.candidates.name == "candidates.jsonl":
+            raise InputError("--output would overwrite the --candidates file; choose another folder")
+    config = _run_config(args) if args.generate else None
+    # The reward model checks its paths and loads its tokenizer now, before a long generation; its weights load
+    # when it first scores, after the generation engine has released the GPU.
+    rm = _reward_model(args)
+    candidates, generation = args.candidates, None
+    if config is not None:
+        from .generate import generate_pool
+
+        candidates, generation = generate_pool(config, args.output, progress=not args.quiet)
     result = run_bon(
-        args.candidates,
+        candidates,
         args.output,
         args.n,
-        _reward_model(args),
+        rm,
         workers=args.workers,
         progress=not args.quiet,
         vote_weight=args.vote_weight,
         mc_draws=args.mc_draws,
         seed=args.seed,
         timeout_s=args.timeout,
+        generation=generation,
     )
     _print(result)
     print(f"wrote {args.output / 'bon.json'}")

@@ -111,12 +111,13 @@ class FieldRM:
         return scores
 
 
-# Reward models by name, as "module:attr" so that a neural one imports torch only when it is used.
-# The neural reward models of this issue register here when they land (and get their CLI options in cli.py):
-# the implicit PRM (with its named step aggregator, min|sum|..., and its reference model) and the ORM.
+# Reward models by name, as "module:attr" so that a neural one imports torch only when it is used. The neural
+# ones take the model path first and their settings as keyword arguments (docs/reward-models.md).
 REWARD_MODELS: dict[str, str] = {
     "oracle": "prime_eval.bon.reward_models:OracleRM",
     "field": "prime_eval.bon.reward_models:FieldRM",
+    "implicit_prm": "prime_eval.rewards.implicit_prm:ImplicitPRM",
+    "orm": "prime_eval.rewards.orm:ORM",
 }
 
 

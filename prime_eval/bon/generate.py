@@ -1,0 +1,83 @@
+"""``prime-eval bon --generate``: draw the candidate pools through the evaluation harness, then bench them.
+
+Generation is the harness's own (``prime_eval.runner``): the same benchmark registry, prompts, backends, seeds
+and resumable ``generations/<benchmark>.jsonl`` under ``DIR/generation/`` (a rerun of the same command generates
+only what is missing; changed settings are refused). The pools are then written to ``DIR/pool.jsonl``, one
+candidate per sample, with the raw question for the reward model.
+
+A pool is every sample drawn. ImplicitPRM's reference BoN script instead keeps, per problem, the n samples with
+the highest generation log-probability (``split_query``), which biases the pool toward the generator's most
+confident samples and makes bon@n a function of that ordering; nothing like it happens here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..run_config import RunConfig
+from ..scoring import InputError
+
+POOL_FILE = "pool.jsonl"
+GENERATION_DIR = "generation"
+
+
+def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Generate (or resume) ``config.n`` samples per problem; returns the pool file and what produced it (for
+    ``bon.json``). ``config.output`` must be ``output / GENERATION_DIR``."""
+    from benchmarks.loading import load_benchmark
+    from benchmarks.registry import UnknownBenchmark, parse_benchmark_list
+
+    from ..backends import BackendError, get_backend
+    from ..runner import RunError, _check_or_write_config, _generate
+
+    try:
+        definitions = parse_benchmark_list(config.benchmarks)
+    except UnknownBenchmark as exc:
+        raise InputError(str(exc)) from exc
+    # The bench labels candidates against a gold answer read back from JSONL; code tests are not such a value.
+    code = [d.name for d in definitions if d.verifier != "math"]
+    if code:
+        raise InputError(f"--generate supports math benchmarks; {', '.join(code)} are code benchmarks")
+    data_dir = Path(config.data_dir) if config.data_dir else None
+    loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
+    gen_dir = Path(config.output)
+    try:
+        _check_or_write_config(gen_dir, config)
+        options = dict(config.backend_options)
+        if config.backend == "file":  # as `prime-eval run`: --model names the responses file
+            options.setdefault("path", config.model)
+        else:
+            options["model"] = config.model
+        backend = get_backend(config.backend, **options)
+    except (RunError, BackendError) as exc:
+        raise InputError(str(exc)) from exc
+    rows = []
+    try:
+        for lb in loaded:
+            generated = _generate(lb, config, backend, gen_dir, progress)["generated"]
+            for p in lb.problems:
+                for j in range(config.n):
+                    g = generated[(p.id, j)]
+                    rows.append({"benchmark": lb.definition.name, "problem_id": p.id, "sample": j,
+                                 "question": p.question, "gold": p.reference, "response": g["response"],
+                                 "finish_reason": g.get("finish_reason"), "tokens": g.get("tokens")})  # fmt: skip
+        model = backend.describe()
+    except (RunError, BackendError) as exc:
+        raise InputError(str(exc)) from exc
+    finally:
+        backend.close()  # frees a GPU engine before the reward model loads
+    pool = Path(output) / POOL_FILE
+    tmp = pool.with_name(pool.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, pool)
+    info = {
+        "pool": str(pool),
+        "config": config.to_dict(),
+        "model": model,
+        "data": {lb.definition.name: lb.source for lb in loaded},
+        "selection": "every sample drawn (no log-prob-based subset)",
+    }
+    return pool, info
