@@ -1,9 +1,10 @@
-"""Turning a benchmark definition into problems: rows from the local file or the Hub, filtered, mapped to
-(id, question, reference), with a content hash of exactly what was read."""
+"""Turning a benchmark definition into problems: rows from the local file, the Hub or a generator, filtered,
+mapped to (id, question, reference), with a content hash of exactly what was read."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,12 +102,50 @@ def _read_livecodebench(d: BenchmarkDef, local_dir: Path | None, source: str) ->
     return rows, info
 
 
+def _read_generated(d: BenchmarkDef, split: str | None, size: int | None, seed: int | None) -> tuple[list, dict]:
+    """Rows of a generated benchmark. The fingerprint names the function, its module's ``VERSION`` and every
+    parameter, besides the hash of the rows: a changed generator or difficulty shows in results.json."""
+    src = d.data
+    module_name, _, func_name = src.generator.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        func = getattr(module, func_name)
+    except (ImportError, AttributeError) as exc:
+        raise DataError(f"{d.name}: cannot import generator {src.generator!r} ({exc})") from exc
+    call = {"split": split or src.split, "size": src.size if size is None else size,
+            "seed": src.seed if seed is None else seed}  # fmt: skip
+    try:
+        rows = func(**call, **src.params)
+    except (ValueError, TypeError) as exc:  # bad parameters: the generator says which
+        raise DataError(f"{d.name}: {exc}") from exc
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    info = {"kind": "generator", "generator": src.generator, "version": getattr(module, "VERSION", None),
+            **call, "params": dict(src.params), "sha256": digest}  # fmt: skip
+    return rows, info
+
+
 def load_benchmark(
-    d: BenchmarkDef, *, data_dir: Path | None = None, source: str = "auto", limit: int | None = None
+    d: BenchmarkDef,
+    *,
+    data_dir: Path | None = None,
+    source: str = "auto",
+    limit: int | None = None,
+    split: str | None = None,
+    size: int | None = None,
+    seed: int | None = None,
 ) -> LoadedBenchmark:
-    """Read ``d``'s problems. ``source="auto"`` takes the local file when it exists, else the Hub."""
+    """Read ``d``'s problems. ``source="auto"`` takes the local file when it exists, else the Hub. A generated
+    benchmark ignores ``source`` and ``data_dir``; ``split``, ``size`` and ``seed`` override its definition (the
+    trainer reads ``arith``'s train split this way); other benchmarks have only the split their definition reads."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
+    if d.data.generator:
+        rows, info = _read_generated(d, split, size, seed)
+        return _finish(d, rows, info, limit)
+    if (split is not None and split != d.data.split) or size is not None or seed is not None:
+        raise DataError(
+            f"{d.name}: only generated benchmarks take split, size or seed (its data is its {d.data.split} split)"
+        )
     local = None
     if d.data.local and source != "hf":
         try:
@@ -126,6 +165,10 @@ def load_benchmark(
         rows, info = _read_hub(d)
     if d.data.filter_field:
         rows = [r for r in rows if any(c in str(r.get(d.data.filter_field, "")) for c in d.data.filter_contains)]
+    return _finish(d, rows, info, limit)
+
+
+def _finish(d: BenchmarkDef, rows: list[dict[str, Any]], info: dict[str, Any], limit: int | None) -> LoadedBenchmark:
     info["rows"] = len(rows)
     problems = [_problem(d, row) for row in rows]
     ids = [p.id for p in problems]

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from prime_eval.prompts import MODES as PROMPT_MODES
+
 DEFINITIONS = Path(__file__).with_name("definitions")
 VERIFIERS = ("math", "code")
 PROMPTS = ("math", "code")
@@ -24,8 +26,9 @@ class UnknownBenchmark(KeyError):
 @dataclass(frozen=True)
 class DataSource:
     """Where the rows come from: a Hugging Face dataset (with revision) and/or a local file under the data folder
-    (``$PRIME_BENCHMARK_DATA``, default ``../shared/benchmarks``). ``filter`` keeps rows whose ``field`` contains
-    one of ``contains``."""
+    (``$PRIME_BENCHMARK_DATA``, default ``../shared/benchmarks``), or a generator function (``"module:function"``,
+    called with ``split``, ``size``, ``seed`` and ``params`` as keywords; ``arith``). ``filter`` keeps rows whose
+    ``field`` contains one of ``contains``."""
 
     hf_path: str | None = None
     hf_config: str | None = None
@@ -34,6 +37,10 @@ class DataSource:
     local: str | None = None
     filter_field: str | None = None
     filter_contains: tuple[str, ...] = ()
+    generator: str | None = None
+    size: int | None = None  # generated rows
+    seed: int = 0  # of the generator
+    params: dict[str, Any] = field(default_factory=dict)  # the generator's own keywords (arith: its difficulty)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ class BenchmarkDef:
     max_tokens: int
     code_format: str | None = None  # humaneval | mbpp | leetcode | livecodebench
     solution: str | None = None  # field expression of a worked reference solution, where the data has one
+    # The prompt mode training (SFT, RL rollouts) uses for this benchmark; evaluation uses the run's --prompt-mode,
+    # so a benchmark meant for training picks the run default (chat) to keep both on the same prompt text.
+    prompt_mode: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
@@ -59,6 +69,7 @@ def _parse(path: Path) -> BenchmarkDef:
     try:
         data = raw["data"]
         hf = data.get("hf") or {}
+        gen = data.get("generator") or {}
         flt = data.get("filter") or {}
         fields = raw["fields"]
         definition = BenchmarkDef(
@@ -68,11 +79,15 @@ def _parse(path: Path) -> BenchmarkDef:
             data=DataSource(
                 hf_path=hf.get("path"),
                 hf_config=hf.get("config"),
-                split=hf.get("split", "test"),
+                split=gen.get("split") or hf.get("split", "test"),
                 revision=hf.get("revision"),
                 local=data.get("local"),
                 filter_field=flt.get("field"),
                 filter_contains=tuple(flt.get("contains", ())),
+                generator=gen.get("function"),
+                size=gen.get("size"),
+                seed=int(gen.get("seed", 0)),
+                params=dict(gen.get("params") or {}),
             ),
             id_field=fields["id"],
             question_field=fields["question"],
@@ -81,6 +96,7 @@ def _parse(path: Path) -> BenchmarkDef:
             max_tokens=int(raw.get("decoding", {}).get("max_tokens", 4096)),
             code_format=raw.get("code_format"),
             solution=fields.get("solution"),
+            prompt_mode=raw.get("prompt_mode"),
             extra=raw.get("extra", {}),
             path=str(path),
         )
@@ -94,8 +110,12 @@ def _parse(path: Path) -> BenchmarkDef:
         raise ValueError(f"{where}: a math benchmark needs fields.gold")
     if definition.verifier == "code" and not definition.code_format:
         raise ValueError(f"{where}: a code benchmark needs code_format")
-    if not (definition.data.hf_path or definition.data.local):
-        raise ValueError(f"{where}: data needs hf or local")
+    if not (definition.data.hf_path or definition.data.local or definition.data.generator):
+        raise ValueError(f"{where}: data needs hf, local or generator")
+    if definition.data.generator and (":" not in definition.data.generator or not definition.data.size):
+        raise ValueError(f"{where}: data.generator needs function ('module:function') and size")
+    if definition.prompt_mode is not None and definition.prompt_mode not in PROMPT_MODES:
+        raise ValueError(f"{where}: prompt_mode must be one of {PROMPT_MODES}")
     return definition
 
 
