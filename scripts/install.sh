@@ -23,5 +23,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: any other spec pulls a CUDA build of several GB on this project's machines.
 .venv/bin/python -m pip install -q "torch==${PRIME_TORCH_VERSION:-2.13.0}"
-.venv/bin/python -m pip install -q -e ".[dev]"
+# Every other dependency at the versions the tests passed with (constraints.txt; scripts/refresh_constraints.sh
+# moves them forward), so a fresh machine installs what CI tested rather than whatever was released since.
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
 echo "prime installed in .venv ($(.venv/bin/prime-eval --version))"

@@ -115,7 +115,8 @@ def test_cli_orm_end_to_end(classifiers, tmp_path):
     result = json.loads((out / "bon.json").read_text())
     assert result["reward_model"]["name"] == "orm" and result["reward_model"]["padding_side"] == "left"
     scored = [json.loads(x) for x in (out / "candidates.jsonl").read_text().splitlines()]
-    assert [r["score"] for r in scored] == pytest.approx(want, rel=1e-5)
+    # Batches of 2 against one batch: float32 padding/shape effects, as in the batched test above.
+    assert [r["score"] for r in scored] == pytest.approx(want, rel=1e-4, abs=1e-6)
 
 
 def test_cli_orm_refuses_prm_options(classifiers, tmp_path, capsys):
