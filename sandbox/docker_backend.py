@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,13 +88,18 @@ class DockerBackend:
         container = None
         try:
             container = self.client.containers.create(**container_spec(limits, self.image))
-            sock = container.attach_socket(params={"stdin": 1, "stream": 1})
+            # The report is read from the attach stream, not from container.logs(): the engine's log driver stores
+            # text and replaces the frames' binary length bytes that are not valid UTF-8.
+            sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
             container.start()
             body = json.dumps(req).encode()
-            sock._sock.sendall(struct.pack(">I", len(body)) + body)
-            sock._sock.close()
-            status = container.wait(timeout=limits.wall_time_s + REPORT_GRACE_S + 10)
-            raw = _frames(container.logs(stdout=True, stderr=False))
+            raw_sock = sock._sock
+            raw_sock.sendall(struct.pack(">I", len(body)) + body)
+            raw_sock.shutdown(socket.SHUT_WR)  # end of the runner's stdin: it serves one request, then exits
+            stream = _read_until_eof(raw_sock, time.monotonic() + limits.wall_time_s + REPORT_GRACE_S + 10)
+            sock.close()
+            status = container.wait(timeout=REPORT_GRACE_S + 10)
+            raw = _frames(_demultiplex(stream))
             if raw is None:
                 return Execution.sandbox_error(f"container exited with {status} and no report", "docker")
             oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
@@ -109,6 +116,30 @@ class DockerBackend:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def _read_until_eof(sock: socket.socket, deadline: float) -> bytes:
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the container did not finish in time")
+        sock.settimeout(left)
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _demultiplex(data: bytes) -> bytes:
+    """stdout of an attach stream without a tty: frames of (stream byte, 3 zero bytes, 4-byte size, payload)."""
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        kind, size = data[pos], struct.unpack(">I", data[pos + 4 : pos + 8])[0]
+        if kind == 1:
+            out.append(data[pos + 8 : pos + 8 + size])
+        pos += 8 + size
+    return b"".join(out)
 
 
 def _frames(data: bytes) -> dict[str, Any] | None:

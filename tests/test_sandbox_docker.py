@@ -52,25 +52,85 @@ def test_engine_errors_are_sandbox_errors():
     assert run.status is ExecStatus.SANDBOX_ERROR and "no engine" in run.reason
 
 
-def _engine():
+@pytest.fixture(scope="module")
+def engine():
+    """A Docker engine with the sandbox image (scripts/start_docker.sh provides both; CI runs it)."""
     try:
         import docker
 
         client = docker.from_env()
         client.ping()
         client.images.get(DEFAULT_IMAGE)
-        return client
-    except Exception:
-        return None
+    except Exception as exc:
+        pytest.skip(f"no Docker engine answers, or image {DEFAULT_IMAGE} is not built: {exc}")
+    backend = sandbox.get_backend("docker", client=client)
+    yield backend
+    backend.close()
+
+
+TIGHT = Limits(wall_time_s=3, cpu_time_s=2, memory_mb=128)
+# Each hostile program prints one word per attempt: what happened. "done" means the attack went through.
+ATTEMPTS = """
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(name, action):
+    try:
+        result = action()
+        print(name, "done" if result in (None, 0) or isinstance(result, int) and result > 0 else "refused")
+    except OSError:
+        print(name, "refused")
+"""
+HOSTILE = {
+    "write_core_pattern": "attempt('core_pattern', lambda: open('/proc/sys/kernel/core_pattern', 'w').write('|/bin/sh'))",
+    "sysrq": "attempt('sysrq', lambda: open('/proc/sysrq-trigger', 'w').write('h'))",
+    "unshare_user": "attempt('unshare', lambda: libc.unshare(0x10000000))",
+    "mount": "attempt('mount', lambda: libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))",
+    "keyctl": "attempt('add_key', lambda: libc.syscall(248, b'user', b'k', b'v', 1, -2))",
+    "bpf": "attempt('bpf', lambda: libc.syscall(321, 0, None, 0))",
+    "perf": "attempt('perf', lambda: libc.syscall(298, None, 0, -1, -1, 0))",
+    "network": "attempt('network', lambda: socket.create_connection(('10.255.255.1', 53), timeout=1).close())",
+    "host_root_file": "attempt('host_file', lambda: open('/etc/shadow').read() and None)",
+    "write_root": "attempt('write_root', lambda: open('/usr/bin/evil', 'w').close())",
+}
 
 
 @pytest.mark.docker
-def test_runs_in_a_container():
-    client = _engine()
-    if client is None:
-        pytest.skip(f"no Docker engine answers, or image {DEFAULT_IMAGE} is not built")
-    backend = sandbox.get_backend("docker", client=client)
-    assert backend.run("print(6 * 7)").stdout == "42\n"
-    assert backend.run("while True: pass", limits=Limits(wall_time_s=2, cpu_time_s=1)).status is ExecStatus.TIMEOUT
-    net = backend.run("import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)")
-    assert net.status is ExecStatus.RUNTIME_ERROR
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_programs_are_refused(engine, name):
+    """Each call returns -1 (EPERM/ENOSYS) or raises: none may succeed inside the container. The same harmless
+    attempt (a write to the run's own /tmp) says "done", so "refused" is not an artefact of the harness."""
+    before = Path("/proc/sys/kernel/core_pattern").read_text()
+    run = engine.run(ATTEMPTS + HOSTILE[name], limits=TIGHT)
+    assert run.status is ExecStatus.OK, (run.status, run.stderr)
+    words = run.stdout.split()
+    assert len(words) == 2 and words[1] == "refused", run.stdout
+    assert Path("/proc/sys/kernel/core_pattern").read_text() == before
+    control = engine.run(ATTEMPTS + "attempt('control', lambda: open('/tmp/x', 'w').write('x'))", limits=TIGHT)
+    assert control.stdout.split() == ["control", "done"], control
+
+
+@pytest.mark.docker
+def test_statuses_and_limits_through_the_engine(engine):
+    assert engine.run("print(6 * 7)").stdout == "42\n"
+    assert engine.run("raise SystemExit(3)").status is ExecStatus.RUNTIME_ERROR
+    assert engine.run("while True: pass", limits=TIGHT).status is ExecStatus.TIMEOUT
+    assert engine.run("x = bytearray(1 << 30)", limits=TIGHT).status is ExecStatus.MEMORY_LIMIT
+    big = engine.run("import sys\nfor _ in range(100): sys.stdout.write('x' * 10 ** 6)", limits=TIGHT)
+    assert big.status is ExecStatus.OUTPUT_LIMIT and big.stdout_truncated
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    assert engine.run(bomb, limits=TIGHT.with_(max_processes=16)).status in (
+        ExecStatus.TIMEOUT,
+        ExecStatus.RUNTIME_ERROR,
+    )
+    assert engine.run("print(1)").ok, "the engine must still work after a fork bomb"
+
+
+@pytest.mark.docker
+def test_no_identity_secrets_or_state_from_the_host(engine, monkeypatch):
+    monkeypatch.setenv("PRIME_TEST_SECRET", "hunter2")
+    run = engine.run("import os; print(os.getuid(), dict(os.environ))")
+    uid, env = run.stdout.split(" ", 1)
+    assert int(uid) != 0 and "hunter2" not in env
+    engine.run("open('/tmp/left', 'w').write('x' * 1000); open('left', 'w').write('y')")
+    again = engine.run("import os; print(os.path.exists('/tmp/left'), os.path.exists('left'))")
+    assert again.stdout == "False False\n", "a run must not see what an earlier run wrote"
