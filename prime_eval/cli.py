@@ -7,18 +7,21 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .arg_types import nonnegative_float, nonnegative_int, positive_float, positive_int, probability
 
 
 def _add_verify_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("verification")
-    g.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    g.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     g.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=None,
         help="wall-clock seconds per check before it is killed (math 10, code 60)",
     )
-    g.add_argument("--memory-mb", type=int, default=4096, help="address-space cap per worker process")
+    g.add_argument(
+        "--memory-mb", type=nonnegative_int, default=4096, help="address-space cap per worker process (0: no cap)"
+    )
     g.add_argument("--percent", choices=("strip", "value"), default="strip", help="read 50%% as 50 (strip) or 0.5")
     g.add_argument("--keep-units", action="store_true", help="do not cut trailing unit words from answers")
     g.add_argument(
@@ -59,20 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="backend options as k=v,k=v (base_url=..., tensor_parallel_size=2, path=...)",
     )
     run.add_argument("--benchmarks", help="comma-separated names (see `prime-eval ls`)")
-    run.add_argument("--n", type=int, help="samples per problem")
-    run.add_argument("--temperature", type=float)
-    run.add_argument("--top-p", type=float)
-    run.add_argument("--max-tokens", type=int, help="default: each benchmark's own limit")
+    run.add_argument("--n", type=positive_int, help="samples per problem")
+    run.add_argument("--temperature", type=nonnegative_float)
+    run.add_argument("--top-p", type=probability)
+    run.add_argument("--max-tokens", type=positive_int, help="default: each benchmark's own limit")
     run.add_argument("--seed", type=int)
-    run.add_argument("--limit", type=int, help="first N problems of each benchmark")
+    run.add_argument("--limit", type=positive_int, help="first N problems of each benchmark")
     run.add_argument("--output", help="run directory; rerunning the same command resumes it")
     run.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"))
     run.add_argument("--preset", help="named settings, e.g. prime-paper (greedy, n=1, PRIME's prompts and limits)")
     run.add_argument("--config", type=Path, help="YAML file of settings; flags override it")
     run.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
     run.add_argument("--data-source", choices=("auto", "local", "hf"))
-    run.add_argument("--verify-workers", type=int)
-    run.add_argument("--verify-timeout", type=float, dest="verify_timeout_s")
+    run.add_argument("--verify-workers", type=positive_int)
+    run.add_argument("--verify-timeout", type=positive_float, dest="verify_timeout_s")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
 
@@ -229,8 +232,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     if args.input.resolve() == args.output.resolve():
         raise _UserError("--output must differ from --input")
-    if (args.timeout is not None and args.timeout <= 0) or (args.workers is not None and args.workers < 1):
-        raise _UserError("--timeout must be positive and --workers at least 1")
     if args.benchmark:
         verifier, to_check, key_fields, default_timeout = _code_scoring(args)
     else:
@@ -265,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from benchmarks.loading import DataError
 
+    from .output_files import OutputError
     from .scoring import InputError
 
     try:
@@ -272,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     except (_UserError, InputError, DataError) as exc:
         print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (OutputError, OSError) as exc:  # an environment fault (busy, unwritable or full output): a rerun resumes
+        print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""Append-only JSONL files that survive being killed mid-write (SIGKILL included)."""
+"""Append-only JSONL files that survive being killed mid-write (SIGKILL included) or running out of disk."""
 
 from __future__ import annotations
 
@@ -8,50 +8,99 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .output_files import OutputError, json_line, os_error, prepare_output_file
+
 
 def read_repairing(path: Path) -> list[dict[str, Any]]:
-    """Every complete row; a torn last line (the writer was killed mid-write) is cut off the file."""
+    """Every row; a torn last line (the writer was killed mid-write) is cut off the file. A bad line before the
+    last is damage no writer of ours leaves, so it is reported rather than cut with every row after it."""
     if not path.exists():
         return []
+    try:
+        with path.open("rb") as f:
+            lines = f.readlines()
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
     rows, good_bytes = [], 0
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                rows.append(json.loads(raw))
-            except json.JSONDecodeError:
-                break
-            good_bytes += len(raw)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good_bytes)
+    for lineno, raw in enumerate(lines, 1):
+        row = _parse_row(raw)
+        if row is None:
+            if lineno < len(lines):
+                raise OutputError(f"{path}:{lineno}: not a JSON row; the file is damaged: repair or delete it")
+            break
+        rows.append(row)
+        good_bytes += len(raw)
+    if good_bytes != sum(map(len, lines)):
+        try:
+            with path.open("r+b") as f:
+                f.truncate(good_bytes)
+        except OSError as exc:
+            raise os_error(path, exc) from None
     return rows
 
 
+def _parse_row(raw: bytes) -> dict[str, Any] | None:
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        row = json.loads(raw)
+    except ValueError:  # bad JSON or bad UTF-8
+        return None
+    return row if isinstance(row, dict) else None
+
+
 class Appender:
-    """Appends rows and flushes each one to the OS, so a killed process loses at most the row being written.
+    """Appends rows and hands each one to the OS at once, so a killed process loses at most the row being
+    written. A row is written whole or not at all: when the disk fills mid-row, the part written is cut off again
+    and ``OutputError`` is raised, so the file still ends at a row boundary and a rerun resumes from it.
     Thread-safe: backends may report completions from worker threads."""
 
     def __init__(self, path: Path, fsync_every: int = 64):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = path.open("a", encoding="utf-8")
+        prepare_output_file(path)
+        self.path = path
+        try:
+            # Unbuffered: a failed write raises here, once, instead of again from a buffer flushed at close.
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise os_error(path, exc) from None
         self._lock = threading.Lock()
         self._fsync_every = fsync_every
         self._pending = 0
 
     def write(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False) + "\n"
+        data = json_line(row).encode("utf-8")
         with self._lock:
-            self._f.write(line)
-            self._f.flush()  # in the kernel now: survives SIGKILL of this process
+            start = os.lseek(self._fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as exc:
+                self._cut_back(start)
+                raise os_error(self.path, exc) from None
             self._pending += 1
-            if self._pending >= self._fsync_every:  # and on disk every so often: survives a machine crash too
-                os.fsync(self._f.fileno())
-                self._pending = 0
+            if self._pending >= self._fsync_every:  # on disk every so often: survives a machine crash too
+                self._fsync()
+
+    def _cut_back(self, size: int) -> None:
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            pass  # the torn row is cut by read_repairing on the next run
+
+    def _fsync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise os_error(self.path, exc) from None
+        self._pending = 0
 
     def close(self) -> None:
         with self._lock:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
+            if self._fd < 0:
+                return
+            try:
+                self._fsync()
+            finally:
+                os.close(self._fd)
+                self._fd = -1

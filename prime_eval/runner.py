@@ -8,13 +8,13 @@ Layout of a run directory::
     results.json                  scores with errors and everything needed to reproduce them
 
 A run killed at any point (SIGKILL included) and started again with the same command generates only the
-samples missing from ``generations/`` and scores only those missing from ``samples/``.
+samples missing from ``generations/`` and scores only those missing from ``samples/``; so does one stopped by a
+full disk, once there is room. One run at a time may write a folder (``output_lock``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import warnings
@@ -27,6 +27,8 @@ from benchmarks.registry import parse_benchmark_list
 
 from .backends.base import Backend, Completion, Request, SamplingConfig
 from .jsonl import Appender, read_repairing
+from .output_files import json_document, prepare_output_dir, write_atomic
+from .output_lock import hold_output
 from .prompts import PromptTemplate
 from .provenance import package_versions, utc_now
 from .run_config import RunConfig
@@ -43,14 +45,19 @@ class RunError(RuntimeError):
 def _check_or_write_config(out: Path, config: RunConfig) -> None:
     path = out / "config.json"
     if path.exists():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if not isinstance(old, dict):
+            raise RunError(f"{path} is damaged (not a JSON object); delete it to start this run again")
         new = config.identity()
         diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
         if diff:
             changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise RunError(f"{out} holds a run with other settings ({changes}); use another --output")
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    prepare_output_dir(out)
+    write_atomic(path, json_document(config.to_dict()))
 
 
 class _StallWatch:
@@ -207,6 +214,14 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
     definitions = parse_benchmark_list(config.benchmarks)
     data_dir = Path(config.data_dir) if config.data_dir else None
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
+    with hold_output(out, folder=True):  # a second run of this folder would generate every sample again
+        return _run_locked(config, loaded, backend, progress)
+
+
+def _run_locked(
+    config: RunConfig, loaded: list[LoadedBenchmark], backend: Backend | None, progress: bool
+) -> dict[str, Any]:
+    out = Path(config.output)
     _check_or_write_config(out, config)
     started = utc_now()
     if backend is None:
@@ -242,9 +257,7 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
         "started_at": started,
         "finished_at": utc_now(),
     }
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    os.replace(tmp, out / "results.json")  # never a half-written results file
+    write_atomic(out / "results.json", json_document(results))  # never a half-written results file
     return results
 
 

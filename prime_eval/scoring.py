@@ -2,12 +2,15 @@
 
 Output row i is input row i with ``correct``, ``score``, ``status``, ``answer`` (and ``verify_details``) added.
 Rows are appended and flushed one by one, so a run stopped part-way keeps what it scored; a second run checks
-that the existing output belongs to this input and scores only the rest.
+that the existing output belongs to this input and scores only the rest. The output is locked while it is
+written (``output_lock``): a second scorer of it stops at once and names the first.
+
+Every input line is checked before anything is scored (``validate``): UTF-8 JSON objects, a string response,
+a gold that is text or a finite number; an empty input is an error, not "0/0".
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .jsonl import Appender, read_repairing
+from .output_files import prepare_output_file
+from .output_lock import hold_output
+from .validate import check_gold, parse_row
 from .verify.base import Verdict, Verifier
 
 CHUNK_ROWS = 512
@@ -48,22 +54,23 @@ class ScoreSummary:
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, row) for every row of a JSONL file; every bad line is reported, and nothing is scored."""
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     rows, errors = [], []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                errors.append(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                continue
-            rows.append((lineno, row))
+    try:
+        with path.open("rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    row = parse_row(raw)
+                except ValueError as exc:
+                    errors.append(f"{path}:{lineno}: {exc}")
+                    continue
+                if row is not None:
+                    rows.append((lineno, row))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     _raise_if_any(errors)
+    if not rows:
+        raise InputError(f"no rows in {path}")
     return rows
 
 
@@ -86,6 +93,7 @@ def field_check(response_field: str = "response", gold_field: str = "gold") -> R
                 raise ValueError(f"{where}: missing field {key!r} (fields: {', '.join(sorted(row)) or 'none'})")
         if not isinstance(row[response_field], str):
             raise ValueError(f"{where}: field {response_field!r} must be a string")
+        check_gold(row[gold_field], where, gold_field)
         return row[response_field], row[gold_field], {}
 
     return to_check
@@ -133,6 +141,20 @@ def score_file(
             errors.append(str(exc))
     _raise_if_any(errors)
     rows = [row for _, row in numbered]
+    prepare_output_file(output_path)
+    with hold_output(output_path):  # a second scorer of this output would append every row again
+        return _score_rest(rows, checks, output_path, verifier, verify, key_fields, progress)
+
+
+def _score_rest(
+    rows: list[dict[str, Any]],
+    checks: list[tuple[str, Any, dict[str, Any]]],
+    output_path: Path,
+    verifier: Verifier,
+    verify: VerifyFn,
+    key_fields: tuple[str, ...],
+    progress: bool,
+) -> ScoreSummary:
     done = _existing_output(output_path, rows, key_fields)
     statuses: Counter = Counter(r["status"] for r in done)
     correct = sum(bool(r.get("correct")) for r in done)
@@ -141,7 +163,7 @@ def score_file(
         from tqdm import tqdm
 
         bar = tqdm(total=len(rows), initial=len(done), desc="scoring", unit="row", dynamic_ncols=True)
-    out = Appender(output_path)  # each row flushed as written: a stopped run keeps what it scored
+    out = Appender(output_path)  # each row written as scored: a stopped run keeps what it scored
     try:
         for idx in _chunks(len(rows), len(done)):
             batch = [rows[i] for i in idx]
@@ -155,8 +177,8 @@ def score_file(
                 bar.update(len(batch))
     finally:
         out.close()
-    if bar is not None:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return ScoreSummary(len(rows), len(rows) - len(done), len(done), correct, statuses)
 
 

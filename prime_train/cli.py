@@ -9,8 +9,12 @@ training) and ``demo`` (the built-in end-to-end run on the synthetic ``arith`` t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+
+from prime_eval.arg_types import positive_int
 
 from . import __version__
 from .config import ConfigError, load_config, parse_overrides
@@ -25,7 +29,7 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"prime-train {__version__}")
     parser.add_argument("--config", help="recipe YAML, or a packaged recipe: tiny-cpu, eurus2-7b-prime, ...")
     parser.add_argument("--model", help="the SFT checkpoint (sets model.policy; the PRM and reference follow it)")
-    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--max-steps", type=positive_int)
     parser.add_argument("--output-dir")
     parser.add_argument("--resume", action="store_true", help="continue the run in --output-dir where it stopped")
     parser.add_argument("--print-config", action="store_true", help="print the resolved settings and exit")
@@ -46,14 +50,66 @@ def _train(argv: list[str]) -> int:
     if args.print_config:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
+    _check_models(cfg)
     from .trainer import PrimeTrainer
 
-    trainer = PrimeTrainer(cfg, resume=args.resume)
-    run_dir = trainer.train()
+    out, started = Path(cfg.output_dir), False
+    existed, had_config = out.exists(), (out / "config.yaml").exists()
+    try:
+        with _hold_run_dir(out):
+            trainer = PrimeTrainer(cfg, resume=args.resume)
+            started = True
+            run_dir = trainer.train()
+    finally:
+        if not started and _is_first_process():
+            _remove_unstarted(out, existed, had_config)
     if trainer.strategy.is_main:
         print(f"prime-train: done; metrics in {Path(run_dir) / 'metrics.jsonl'}, checkpoints in {run_dir}/checkpoints")
     trainer.strategy.close()
     return 0
+
+
+def _check_models(cfg) -> None:
+    """A missing or unloadable model is one line before anything starts, not tracebacks from every process."""
+    from prime_eval.rewards.formatting import check_model_path, load_tokenizer
+    from prime_eval.scoring import InputError
+
+    m = cfg.model
+    try:
+        for key in ("prm", "reference"):
+            if getattr(m, key):
+                check_model_path(getattr(m, key), f"model.{key}")
+        if m.policy and not m.trust_remote_code:  # a remote-code tokenizer is the trainer's to load
+            load_tokenizer(m.policy, "model.policy")
+        elif m.policy:
+            check_model_path(m.policy, "model.policy")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _is_first_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _hold_run_dir(run_dir: Path) -> AbstractContextManager:
+    """One run per output folder; only the first process of a distributed launch takes the lock."""
+    if not _is_first_process():
+        return nullcontext()
+    from prime_eval.output_lock import hold_output
+
+    return hold_output(run_dir, folder=True)
+
+
+def _remove_unstarted(run_dir: Path, existed: bool, had_config: bool) -> None:
+    """The trainer writes config.yaml before it loads the models: a run that never started must not leave it
+    behind (a later --resume would take the folder for a run)."""
+    if not had_config:
+        (run_dir / "config.yaml").unlink(missing_ok=True)
+    if not existed:
+        try:
+            run_dir.rmdir()
+        except OSError:
+            pass  # not empty: something else was written there, and is not ours to delete
 
 
 # Subcommands as (module, name stem): each module provides add_<stem>_arguments(parser) and cmd_<stem>(args).
@@ -71,6 +127,8 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from prime_eval.output_files import OutputError
+
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in _SUBCOMMANDS:
@@ -79,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"prime-train: {exc}", file=sys.stderr)
         return 2
+    except (OutputError, OSError) as exc:  # an environment fault (busy or unwritable output, full disk)
+        print(f"prime-train: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -222,10 +223,17 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
     if hint in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (hint is int and value != int(value)):
+        # NaN and infinities pass range checks such as "temperature <= 0" and then poison the run.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be {'an integer' if hint is int else 'a number'}, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be finite, got {value!r}")
+        if hint is int and value != int(value):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
         return hint(value)
     if hint is str:
+        if isinstance(value, (dict, list, bool)):
+            raise ConfigError(f"{where} must be text, got {value!r}")
         return str(value)
     return value
 
@@ -301,9 +309,29 @@ def load_config(recipe: str | None, overrides: dict[str, Any] | None = None) -> 
     """The recipe (file or packaged name), then ``overrides`` on top."""
     raw: dict[str, Any] = {}
     if recipe:
-        path = resolve_recipe(recipe)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_recipe(resolve_recipe(recipe))
     return _build(TrainConfig, _merge(raw, overrides or {}), "")
+
+
+def read_recipe(path: Path) -> dict[str, Any]:
+    """A recipe file's settings; any fault in the file is one line naming it."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1} is 0x{exc.object[exc.start]:02x})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: a recipe is a mapping of settings (section: {{key: value}}), got {type(raw).__name__}"
+        )
+    return raw

@@ -1,8 +1,10 @@
 """The Best-of-N bench: read candidates, label them with the shared verifier, score them, write the metrics.
 
-The candidates file is JSONL, one candidate per row: ``problem_id`` (string or integer), ``gold``, ``response``,
-an optional ``benchmark`` (groups results; default ``"default"``) and any other fields (a reward model may read
-them). A problem is ``(benchmark, problem_id)``; its rows form its pool and must share one gold.
+The candidates file is JSONL, one candidate per row: ``problem_id`` (string or integer), ``gold`` (string or
+finite number), ``response``, an optional ``benchmark`` (groups results; default ``"default"``) and any other
+fields (a reward model may read them). A problem is ``(benchmark, problem_id)``; its rows form its pool and must
+share one gold. Ids that differ only in type (``1`` and ``"1"``) are refused with both line numbers: whether they
+name one problem or two is a guess the bench does not make.
 
 Outputs in ``DIR``: ``bon.json`` (metrics per benchmark and overall, reward model and verifier identity,
 settings), ``candidates.jsonl`` (every input row plus ``label``, ``correct``, ``status``, ``answer`` and the
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import default_ks
+from ..output_files import json_document, json_line, write_atomic
+from ..output_lock import hold_output
 from ..scoring import InputError, read_rows
+from ..validate import check_gold
 from ..verify.base import Verifier
 from ..verify.pool import DEFAULT_TIMEOUT_S, verify_batch
 from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, VOTE_WEIGHTS, Scored, problem_metrics, summarize
@@ -49,6 +53,7 @@ def _candidate(row: dict[str, Any], where: str) -> Candidate:
         raise ValueError(
             f"{where}: missing or null field {', '.join(map(repr, missing))} (fields: {', '.join(sorted(row))})"
         )
+    check_gold(row["gold"], where)
     pid, benchmark = row["problem_id"], row.get("benchmark", DEFAULT_BENCHMARK)
     if isinstance(pid, bool) or not isinstance(pid, (str, int)):
         raise ValueError(f"{where}: problem_id must be a string or an integer, got {pid!r}")
@@ -67,10 +72,16 @@ def read_candidates(path: Path) -> list[Candidate]:
             candidates.append(_candidate(row, f"{path}:{lineno}"))
         except ValueError as exc:
             errors.append(str(exc))
-    first: dict[tuple[str, str | int], Candidate] = {}
+    first: dict[tuple[str, str], Candidate] = {}
     for c in candidates:
-        seen = first.setdefault((c.benchmark, c.problem_id), c)
-        if seen.gold != c.gold:
+        # Keyed by the id's text: 1 and "1" would otherwise be two problems, each with half the pool.
+        seen = first.setdefault((c.benchmark, str(c.problem_id)), c)
+        if type(seen.problem_id) is not type(c.problem_id):
+            errors.append(
+                f"{c.where}: problem_id {c.problem_id!r} and {seen.problem_id!r} at {seen.where} differ only in "
+                "type: write every id of a problem the same way"
+            )
+        elif seen.gold != c.gold:
             errors.append(f"{c.where}: gold {c.gold!r} differs from {seen.gold!r} of the same problem at {seen.where}")
     _raise_if_any(errors)
     if not candidates:
@@ -113,17 +124,38 @@ def _check_ns(ns: Sequence[int] | None, sizes: Sequence[int]) -> list[int]:
     return sorted(set(ns))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # never a half-written file
-
-
 def _output_row(c: Candidate, score: float) -> dict[str, Any]:
     v = c.verdict
     assert v is not None
     fields = {"label": v.score, "correct": v.correct, "status": v.status.value, "answer": v.answer, "score": score}
     return {**c.row, **fields}
+
+
+def _metrics(
+    pools: dict[str, dict[str | int, list[int]]],
+    cands: list[Candidate],
+    scores: list[float],
+    ns: list[int],
+    vote_weight: str,
+    mc_draws: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per benchmark and overall; every problem weighs the same overall, whatever its benchmark (not the paper's
+    unweighted benchmark average)."""
+    per_benchmark: dict[str, Any] = {}
+    all_values, all_sizes = [], []
+    for benchmark in sorted(pools):
+        values, sizes = [], []
+        for pid, idx in pools[benchmark].items():
+            pool = [Scored(scores[i], cands[i].verdict.correct, cands[i].verdict.answer) for i in idx]  # type: ignore[union-attr]
+            # The seed names the problem, so its draws do not depend on the rest of the file.
+            key = f"{seed}/{json.dumps([benchmark, pid])}"
+            values.append(problem_metrics(pool, ns, vote_weight=vote_weight, draws=mc_draws, seed=key))
+            sizes.append(len(idx))
+        per_benchmark[benchmark] = summarize(values, sizes, ns).to_dict()
+        all_values += values
+        all_sizes += sizes
+    return per_benchmark, summarize(all_values, all_sizes, ns).to_dict()
 
 
 def run_bon(
@@ -160,54 +192,40 @@ def run_bon(
         pools[c.benchmark][c.problem_id].append(i)
     ns = _check_ns(ns, [len(p) for b in pools.values() for p in b.values()])
 
-    # Score first when the reward model does not read labels: a bad scores field then fails in seconds, not
-    # after the verifier has run over the whole file.
-    if getattr(rm, "needs_labels", False):
-        cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
-        scores = _scores(rm, cands)
-    else:
-        scores = _scores(rm, cands)
-        cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
-
-    per_benchmark: dict[str, Any] = {}
-    all_values, all_sizes = [], []
-    for benchmark in sorted(pools):
-        values, sizes = [], []
-        for pid, idx in pools[benchmark].items():
-            pool = [Scored(scores[i], cands[i].verdict.correct, cands[i].verdict.answer) for i in idx]  # type: ignore[union-attr]
-            # The seed names the problem, so its draws do not depend on the rest of the file.
-            key = f"{seed}/{json.dumps([benchmark, pid])}"
-            values.append(problem_metrics(pool, ns, vote_weight=vote_weight, draws=mc_draws, seed=key))
-            sizes.append(len(idx))
-        per_benchmark[benchmark] = summarize(values, sizes, ns).to_dict()
-        all_values += values
-        all_sizes += sizes
-
-    result = {
-        "candidates": str(candidates),
-        "ns": ns,
-        "benchmarks": per_benchmark,
-        # Every problem weighs the same, whatever its benchmark (not the paper's unweighted benchmark average).
-        OVERALL: summarize(all_values, all_sizes, ns).to_dict(),
-        "reward_model": rm.describe(),
-        "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
-        "settings": {
-            "tie_breaking": "uniform, in expectation",
-            "vote_weight": vote_weight,
-            "mc_draws": mc_draws,
-            "seed": seed,
-            "timeout_s": timeout_s,
-        },
-        "statuses": dict(Counter(c.verdict.status.value for c in cands)),  # type: ignore[union-attr]
-    }
-    if generation is not None:
-        result["generation"] = generation
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    rows = "".join(json.dumps(_output_row(c, s), ensure_ascii=False) + "\n" for c, s in zip(cands, scores))
-    _write_atomic(output / "candidates.jsonl", rows)
-    _write_atomic(output / "bon.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    from .plot import plot_bon
+    with hold_output(output, folder=True):  # two benches of one folder would overwrite each other's files
+        # Score first when the reward model does not read labels: a bad scores field then fails in seconds, not
+        # after the verifier has run over the whole file.
+        if getattr(rm, "needs_labels", False):
+            cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
+            scores = _scores(rm, cands)
+        else:
+            scores = _scores(rm, cands)
+            cands = label(cands, verifier, workers=workers, timeout_s=timeout_s, progress=progress)
 
-    plot_bon(result, output / "bon.png")
-    return result
+        per_benchmark, overall = _metrics(pools, cands, scores, ns, vote_weight, mc_draws, seed)
+        result = {
+            "candidates": str(candidates),
+            "ns": ns,
+            "benchmarks": per_benchmark,
+            OVERALL: overall,
+            "reward_model": rm.describe(),
+            "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
+            "settings": {
+                "tie_breaking": "uniform, in expectation",
+                "vote_weight": vote_weight,
+                "mc_draws": mc_draws,
+                "seed": seed,
+                "timeout_s": timeout_s,
+            },
+            "statuses": dict(Counter(c.verdict.status.value for c in cands)),  # type: ignore[union-attr]
+        }
+        if generation is not None:
+            result["generation"] = generation
+        rows = "".join(json_line(_output_row(c, s)) for c, s in zip(cands, scores))
+        write_atomic(output / "candidates.jsonl", rows)
+        write_atomic(output / "bon.json", json_document(result))
+        from .plot import plot_bon
+
+        plot_bon(result, output / "bon.png")
+        return result

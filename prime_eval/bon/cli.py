@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..arg_types import nonnegative_float, positive_float, positive_int, probability
 from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, METRICS, VOTE_WEIGHTS
 
 
@@ -54,13 +55,15 @@ def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
     )
     votes.add_argument(
         "--mc-draws",
-        type=int,
+        type=positive_int,
         default=DEFAULT_DRAWS,
         help="subsets drawn per problem for weighted_maj when there are more than this many (else exact)",
     )
     votes.add_argument("--seed", type=int, default=0, help="seed of the weighted_maj Monte Carlo draws")
-    parser.add_argument("--workers", type=int, default=None, help="verifier worker processes (default: all cores)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds per verifier check")
+    parser.add_argument(
+        "--workers", type=positive_int, default=None, help="verifier worker processes (default: all cores)"
+    )
+    parser.add_argument("--timeout", type=positive_float, default=10.0, help="wall-clock seconds per verifier check")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -77,14 +80,16 @@ def _add_neural_arguments(parser: argparse.ArgumentParser) -> None:
     ref = g.add_mutually_exclusive_group()
     ref.add_argument("--ref-model", metavar="MODEL", help="reference pi_ref of the implicit PRM")
     ref.add_argument("--no-ref", action="store_true", help="implicit PRM without reference (the 'w/o ref' variant)")
-    g.add_argument("--beta", type=float, help="token reward coefficient (default 0.001, the reference scripts')")
+    g.add_argument(
+        "--beta", type=positive_float, help="token reward coefficient (default 0.001, the reference scripts')"
+    )
     g.add_argument("--step-separator", type=_separator, help="splits responses into steps (default '\\n\\n')")
     g.add_argument("--step-reward", choices=STEP_REWARDS, help="Q at step ends, or its change (default accumulative)")
     g.add_argument("--aggregate", choices=AGGREGATES, help="response score from step rewards (default min)")
     g.add_argument("--format", choices=FORMATS, help="chat template or plain question+response (default auto)")
     g.add_argument("--question-field", metavar="NAME", help="candidate field with the question (default: question, "
                    "problem or prompt, the first present)")  # fmt: skip
-    g.add_argument("--batch-size", type=int, help="sequences per forward pass (default 8)")
+    g.add_argument("--batch-size", type=positive_int, help="sequences per forward pass (default 8)")
     g.add_argument("--padding-side", choices=PADDING_SIDES, help="default right; scores do not depend on it")
     g.add_argument("--device", help=f"{DEVICES_HELP} (default auto)")
     g.add_argument("--dtype", choices=DTYPES, help="default auto: bfloat16 on a GPU, float32 on CPU")
@@ -97,11 +102,13 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="generator: Hub id, local path, served model name, or a responses file (file)")
     g.add_argument("--backend", choices=("hf", "vllm", "openai", "file"), help="generation backend (default hf)")
     g.add_argument("--model-args", help="backend options as k=v,k=v (base_url=..., tensor_parallel_size=2)")
-    g.add_argument("--samples", type=int, help="pool size: samples per problem (default 16)")
-    g.add_argument("--limit", type=int, help="first N problems of each benchmark")
-    g.add_argument("--temperature", type=float, help="default 0.5, the generator setting of ImplicitPRM's BoN pools")
-    g.add_argument("--top-p", type=float)
-    g.add_argument("--max-tokens", type=int, help="default: each benchmark's own limit")
+    g.add_argument("--samples", type=positive_int, help="pool size: samples per problem (default 16)")
+    g.add_argument("--limit", type=positive_int, help="first N problems of each benchmark")
+    g.add_argument(
+        "--temperature", type=nonnegative_float, help="default 0.5, the generator setting of ImplicitPRM's BoN pools"
+    )
+    g.add_argument("--top-p", type=probability)
+    g.add_argument("--max-tokens", type=positive_int, help="default: each benchmark's own limit")
     g.add_argument("--sampling-seed", type=int, help="sample j is drawn with seed + j (default 0)")
     g.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"))
     g.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
@@ -181,33 +188,15 @@ def _print(result: dict[str, Any]) -> None:
             print(f"note: {name}: problems with fewer candidates than N were left out ({detail})")
 
 
-def cmd_bon(args: argparse.Namespace) -> int:
-    """Run the bench; bad input raises ``InputError`` (the caller prints it and exits 2)."""
-    from ..scoring import InputError
+def _generate_and_bench(args: argparse.Namespace, config, rm) -> dict[str, Any]:
     from .bench import run_bon
 
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers must be at least 1")
-    if args.timeout <= 0:
-        raise InputError("--timeout must be positive")
-    if args.generate == (args.candidates is not None):
-        raise InputError("give either --candidates FILE or --generate (with --benchmark and --model)")
-    if not args.generate:
-        stray = [k for k in _GENERATE_ONLY if getattr(args, k) is not None]
-        if stray:
-            raise InputError(", ".join("--" + k.replace("_", "-") for k in stray) + ": only with --generate")
-        if args.candidates.resolve().parent == args.output.resolve() and args.candidates.name == "candidates.jsonl":
-            raise InputError("--output would overwrite the --candidates file; choose another folder")
-    config = _run_config(args) if args.generate else None
-    # The reward model checks its paths and loads its tokenizer now, before a long generation; its weights load
-    # when it first scores, after the generation engine has released the GPU.
-    rm = _reward_model(args)
     candidates, generation = args.candidates, None
     if config is not None:
         from .generate import generate_pool
 
         candidates, generation = generate_pool(config, args.output, progress=not args.quiet)
-    result = run_bon(
+    return run_bon(
         candidates,
         args.output,
         args.n,
@@ -220,6 +209,27 @@ def cmd_bon(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         generation=generation,
     )
+
+
+def cmd_bon(args: argparse.Namespace) -> int:
+    """Run the bench; bad input raises ``InputError`` (the caller prints it and exits 2)."""
+    from ..output_lock import hold_output
+    from ..scoring import InputError
+
+    if args.generate == (args.candidates is not None):
+        raise InputError("give either --candidates FILE or --generate (with --benchmark and --model)")
+    if not args.generate:
+        stray = [k for k in _GENERATE_ONLY if getattr(args, k) is not None]
+        if stray:
+            raise InputError(", ".join("--" + k.replace("_", "-") for k in stray) + ": only with --generate")
+        if args.candidates.resolve().parent == args.output.resolve() and args.candidates.name == "candidates.jsonl":
+            raise InputError("--output would overwrite the --candidates file; choose another folder")
+    config = _run_config(args) if args.generate else None
+    # The reward model checks its paths and loads its tokenizer now, before a long generation; its weights load
+    # when it first scores, after the generation engine has released the GPU.
+    rm = _reward_model(args)
+    with hold_output(args.output, folder=True):  # held from generation to bon.json: one bench per folder
+        result = _generate_and_bench(args, config, rm)
     _print(result)
     print(f"wrote {args.output / 'bon.json'}")
     return 0

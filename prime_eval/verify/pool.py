@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import math
 import multiprocessing as mp
 import os
 import pickle
@@ -43,7 +44,23 @@ _PRELOAD = ["prime_eval.verify.math", "latex2sympy2_extended.latex2sympy2"]
 @dataclass(frozen=True)
 class PoolConfig:
     workers: int
-    memory_mb: int = DEFAULT_MEMORY_MB
+    memory_mb: int = DEFAULT_MEMORY_MB  # address-space cap per worker; 0 means no cap
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.workers) or self.workers < 1:
+            raise ValueError(f"workers must be an integer of at least 1, got {self.workers!r}")
+        if not _is_int(self.memory_mb) or self.memory_mb < 0:
+            raise ValueError(f"memory_mb must be an integer of at least 0 (0: no cap), got {self.memory_mb!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_timeout(timeout_s: Any) -> None:
+    # NaN passes "timeout_s <= 0" and then never expires: a hung check would hold its worker forever.
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
+        raise ValueError(f"timeout_s must be a positive finite number of seconds, got {timeout_s!r}")
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
@@ -168,6 +185,7 @@ class VerifierPool:
         timeout_s: float,
         progress: bool,
     ) -> list[Verdict]:
+        _check_timeout(timeout_s)
         n = len(items)
         results: list[Verdict | None] = [None] * n
         if n == 0:
@@ -251,7 +269,7 @@ _pools_lock = threading.Lock()
 
 def get_pool(workers: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB) -> VerifierPool:
     """The shared pool for these settings, started on first use and kept warm for later batches."""
-    config = PoolConfig(workers=workers or os.cpu_count() or 1, memory_mb=memory_mb)
+    config = PoolConfig(workers=(os.cpu_count() or 1) if workers is None else workers, memory_mb=memory_mb)
     with _pools_lock:
         pool = _pools.get(config)
         if pool is None:
@@ -278,16 +296,16 @@ def verify_batch(
 ) -> list[Verdict]:
     """Verify ``responses[i]`` against ``references[i]`` for every i, in order, over ``workers`` processes.
 
-    Each check is limited to ``timeout_s`` seconds of wall-clock time and ``memory_mb`` of address space; a check
-    that exceeds either gets a ``timeout``/``error`` verdict and its worker is replaced. ``progress=None`` shows a
+    Each check is limited to ``timeout_s`` seconds of wall-clock time and ``memory_mb`` of address space (0: no
+    cap); a check that exceeds either gets a ``timeout``/``error`` verdict and its worker is replaced. Arguments out
+    of range (NaN or a non-positive timeout, ``workers`` below 1) raise ``ValueError``. ``progress=None`` shows a
     bar for batches of at least 1000 items. Safe to call from any thread.
     """
     if len(responses) != len(references):
         raise ValueError(f"{len(responses)} responses but {len(references)} references")
     if metas is not None and len(metas) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(metas)} metas")
-    if timeout_s <= 0:
-        raise ValueError("timeout_s must be positive")
+    _check_timeout(timeout_s)
     items = [
         (r, ref, (metas[i] if metas is not None else {})) for i, (r, ref) in enumerate(zip(responses, references))
     ]
