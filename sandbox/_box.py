@@ -7,14 +7,17 @@ interpreter start is paid once per worker instead of once per run.
 Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespace):
 
     runner: unshare(pid) --fork--> init (pid 1 of a fresh pid namespace); runner: setns back to its own
-    init: unshare(mount), private tmpfs on the work dir, fresh /proc --fork--> program: drops every capability
+    init: unshare(mount, ipc), one fresh tmpfs for the work dir, /tmp and /dev/shm, the rest of the tree
+          read-only, fresh /proc with its kernel settings read-only --fork--> program: drops every capability,
+          then no new privileges and the seccomp filter (built by seccomp.py, passed as --seccomp HEX)
 
 Two forks per run, and each costs in proportion to the runner's memory (page tables copied at the fork, pages
 copied on first write, all of it torn down at exit): that is most of a run's overhead, so the runner starts with
 -S (no site hooks) and imports nothing a run does not use.
 
-When init exits the kernel kills every process left in its pid namespace and the mount namespace (and the tmpfs
-with it) goes away, so runs see neither each other's files nor processes, and nothing outlives a run. Without
+When init exits the kernel kills every process left in its pid namespace, and its mount and ipc namespaces (the
+tmpfs and any SysV/POSIX IPC objects with them) go away, so runs see neither each other's files, processes nor
+memory, and nothing a run wrote is charged to the next. Without
 ``--ns`` (rlimits-only fallback, or a container that is itself the isolation) each run gets a fresh temporary
 directory and its process group is killed at the end.
 
@@ -48,19 +51,24 @@ import traceback
 import types
 import typing  # noqa: F401
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
-PR_CAPBSET_DROP, PR_SET_SECUREBITS = 24, 28
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
+MS_REC, MS_PRIVATE, MS_RELATIME, MNT_DETACH = 0x4000, 0x40000, 0x200000, 0x2
+PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, SECCOMP_MODE_FILTER = 22, 24, 28, 38, 2
 # NOROOT (+ locked) and NO_CAP_AMBIENT_RAISE (+ locked): uid 0 in the box can never regain capabilities.
 SECUREBITS = 0x1 | 0x2 | 0x40 | 0x80
 RUN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
 # Room for the interpreter's own mappings on top of the memory limit when it is enforced as address space.
 AS_SLACK = 256 << 20
+# Where each run's tmpfs is mounted while its parts are bound into place, then detached.
+STAGE = "/opt/prime/run"
+# Bound over themselves read-only in each run's fresh /proc, as bubblewrap does for the box's own.
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
 _prctl, _capset, _unshare, _setns, _libc_mount = _libc.prctl, _libc.capset, _libc.unshare, _libc.setns, _libc.mount
+_umount2 = _libc.umount2
 
 
 class _CapHeader(ctypes.Structure):
@@ -71,7 +79,12 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
 _CAP_HEADER, _NO_CAPS = _CapHeader(0x20080522, 0), (_CapData * 2)()
+_ZERO = ctypes.c_ulong(0)
 
 
 def _check(rc, what):
@@ -85,12 +98,48 @@ def _mount(source, target, fstype, flags, data):
     _check(_libc_mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
+def _remount_read_only(target):
+    # The flags a mount has must be repeated on a bind remount (the kernel refuses to clear locked ones).
+    have = os.statvfs(target).f_flag
+    keep = have & (MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 | 0x800) | (MS_RELATIME if have & 0x1000 else 0)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, None)
+
+
+def _fresh_tree(workroot, size):
+    """This run's view: one tmpfs, capped at the run's disk budget, for everything it may write; all else read-only.
+    Called in init's new mount namespace, which takes the tmpfs with it when the run ends."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    _mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,nr_inodes=4096,mode=0700")
+    for part, target in (("work", workroot), ("tmp", "/tmp"), ("shm", "/dev/shm")):
+        os.mkdir(os.path.join(STAGE, part), 0o700)
+        _mount(os.path.join(STAGE, part), target, None, MS_BIND, None)
+    _check(_umount2(STAGE.encode(), MNT_DETACH), "umount stage")
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    for name in PROC_READ_ONLY:
+        path = "/proc/" + name
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND | MS_REC, None)
+            _remount_read_only(path)
+    for path in ("/", "/dev"):
+        _remount_read_only(path)
+
+
 def _drop_privileges():
     for cap in range(64):
         if _prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             break  # EINVAL past the last capability the kernel knows
     _check(_prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "securebits")
     _check(_capset(ctypes.byref(_CAP_HEADER), _NO_CAPS), "capset")
+
+
+def _confine(fprog):
+    """No new privileges (execve of a set-uid file grants nothing), then the seccomp filter: last, so that the
+    runner's own setup is not subject to it."""
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), _ZERO, _ZERO, _ZERO), "no_new_privs")
+    if fprog is not None:
+        _check(
+            _prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), _ZERO, _ZERO), "seccomp"
+        )
 
 
 def read_frame(fd):
@@ -146,7 +195,7 @@ def _set_limits(lim, namespaces):
         _limit(resource.RLIMIT_NPROC, lim["max_processes"])
 
 
-def _program(req, workdir, fds, namespaces):
+def _program(req, workdir, fds, namespaces, fprog):
     """The only process that runs untrusted code. Never returns."""
     code = 70
     try:
@@ -163,6 +212,7 @@ def _program(req, workdir, fds, namespaces):
         _set_limits(req["limits"], namespaces)
         if namespaces:
             _drop_privileges()
+        _confine(fprog)
         os.environ.update(HOME=workdir, TMPDIR=workdir)  # the rest was scrubbed once, in the runner
         path = os.path.join(workdir, "main.py")
         main = types.ModuleType("__main__")
@@ -203,18 +253,15 @@ def _exit_code(exc):
     return 1
 
 
-def _init(req, result_r, result_fd, namespaces, workroot):
+def _init(req, result_r, result_fd, namespaces, workroot, fprog):
     """Set up one run, start the program, watch it, report. Never returns."""
     try:
         os.close(result_r)  # the runner's end
         os.umask(0o077)
         lim = req["limits"]
         if namespaces:
-            _check(_unshare(CLONE_NEWNS), "unshare")
-            _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-            size = f"size={lim['disk_mb']}m,nr_inodes=4096,mode=0700"
-            _mount("tmpfs", workroot, "tmpfs", MS_NOSUID | MS_NODEV, size)
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            _check(_unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+            _fresh_tree(workroot, lim["disk_mb"])
             workdir = workroot
         else:
             import tempfile  # loaded by main() in this mode only
@@ -233,7 +280,7 @@ def _init(req, result_r, result_fd, namespaces, workroot):
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _program(req, workdir, (stdin, out_w, err_w), namespaces)
+            _program(req, workdir, (stdin, out_w, err_w), namespaces, fprog)
         for fd in (stdin, out_w, err_w):
             os.close(fd)
         result = _watch(pid, out_r, err_r, lim, start)
@@ -357,7 +404,7 @@ class _CompileCache:
             del table[next(iter(table))]
 
 
-def serve_one(req, namespaces, workroot, own_pid_ns, cache):
+def serve_one(req, namespaces, workroot, own_pid_ns, cache, fprog):
     """One run: fork its init (pid 1 of a fresh pid namespace with --ns), relay its report, reap it."""
     if namespaces:  # the program's path is the same in every run only here
         req["code"] = cache.get(req["program"], os.path.join(workroot, "main.py"))
@@ -369,7 +416,7 @@ def serve_one(req, namespaces, workroot, own_pid_ns, cache):
     try:
         pid = os.fork()
         if pid == 0:
-            _init(req, result_r, result_w, namespaces, workroot)
+            _init(req, result_r, result_w, namespaces, workroot, fprog)
     finally:
         if namespaces:
             # Point later children back at the box's own pid namespace, so that the next run can unshare again.
@@ -393,6 +440,9 @@ def main(argv):
     workroot = argv[argv.index("--work") + 1]
     os.makedirs(workroot, exist_ok=True)
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if namespaces else None
+    if namespaces:
+        os.makedirs(STAGE, exist_ok=True)
+    fprog = _seccomp_program(argv)
     if not namespaces:  # _init's per-run work dirs need these; with --ns they stay out of the forked image
         import shutil  # noqa: F401
         import tempfile  # noqa: F401
@@ -421,9 +471,21 @@ def main(argv):
         req = read_frame(ctrl_in)
         if req is None:
             return
-        write_frame(ctrl_out, serve_one(req, namespaces, workroot, own_pid_ns, cache))
+        write_frame(ctrl_out, serve_one(req, namespaces, workroot, own_pid_ns, cache, fprog))
         if once:
             return
+
+
+def _seccomp_program(argv):
+    """The struct sock_fprog of ``--seccomp HEX``, kept alive for the runner's life; None without the option (a
+    container whose engine filters system calls itself)."""
+    if "--seccomp" not in argv:
+        return None
+    code = bytes.fromhex(argv[argv.index("--seccomp") + 1])
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
+    fprog.buffer = buf
+    return fprog
 
 
 if __name__ == "__main__":

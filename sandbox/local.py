@@ -3,14 +3,16 @@
 Isolation levels, strongest first; ``auto`` takes the first that works here:
 
 ``namespaces``  bubblewrap gives the box its own user, pid, net, mount, ipc and uts namespaces, a read-only view of
-                /usr and the Python install, and nothing else of the host; inside it each run gets a fresh pid and
-                mount namespace of its own (see ``_box.py``).
+                /usr and the Python install, and nothing else of the host; inside it each run gets a fresh pid,
+                mount and ipc namespace and a fresh writable area of its own (see ``_box.py``).
 ``bwrap``       the same box, but runs share its pid namespace and /tmp (the kernel refused the per-run namespaces).
 ``rlimits``     no namespaces at all: rlimits, a private temporary directory and a scrubbed environment only. The
                 program can read the host's files, use the network and signal the caller's processes. Said loudly.
 
-Memory and process counts are capped by a cgroup per box where the v1 controllers are writable (``cgroups.py``);
-the address-space rlimit is the backstop everywhere.
+Started as root, a box runs as ``SANDBOX_UID``, a uid no host user has, so that nothing in it is host root in the
+kernel's eyes (``_launch.py``). At every level the program runs under a seccomp filter (``seccomp.py``) and with no
+new privileges. Memory and process counts are capped by a cgroup per box where the v1 controllers are writable
+(``cgroups.py``); the address-space rlimit is the backstop everywhere.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import cgroups
+from . import cgroups, seccomp
 from .execution import Execution, classify
 from .limits import Limits
 
 log = logging.getLogger(__name__)
 
 BOX_SCRIPT = Path(__file__).with_name("_box.py")
+LAUNCH_SCRIPT = Path(__file__).with_name("_launch.py")
+# Unprivileged, outside the ranges distributions give users and container tools give user namespaces, and below 2**31
+# so that every tool reads it as a plain positive number. PRIME_SANDBOX_UID overrides it.
+SANDBOX_UID = int(os.environ.get("PRIME_SANDBOX_UID", "2147000000"))
 BOX_PATH_INSIDE = "/opt/prime/box.py"
 WORK_INSIDE = "/work"
 LEVELS = ("namespaces", "bwrap", "rlimits")
@@ -82,7 +88,7 @@ def _system_view() -> list[str]:
     return args
 
 
-def bwrap_argv(level: str, python: str) -> list[str]:
+def bwrap_argv(level: str, python: str, seccomp_filter: bytes) -> list[str]:
     """The command that starts one box at ``level`` ('namespaces' or 'bwrap')."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -94,34 +100,43 @@ def bwrap_argv(level: str, python: str) -> list[str]:
         caps += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     fs = [*_system_view(), "--ro-bind", str(BOX_SCRIPT), BOX_PATH_INSIDE]
     fs += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK_INSIDE, "--chdir", WORK_INSIDE]
-    box = [python, "-I", "-S", "-B", BOX_PATH_INSIDE, "--work", WORK_INSIDE if level == "namespaces" else "/tmp"]
-    if level == "namespaces":
-        box.append("--ns")
-    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *env, *caps, *fs, *box]
+    work = WORK_INSIDE if level == "namespaces" else "/tmp"
+    box = _box_command(python, BOX_PATH_INSIDE, work, seccomp_filter) + (["--ns"] if level == "namespaces" else [])
+    # uid 0 inside (which is the launching uid outside): for any other, bubblewrap nests a second user namespace
+    # to map it, and the runner, inside that one, could no longer setns back to the box's pid namespace.
+    ids = ["--uid", "0", "--gid", "0"]
+    return [bwrap, "--unshare-all", "--die-with-parent", "--new-session", *ids, *env, *caps, *fs, *box]
 
 
-def _join_cgroup(argv: list[str], cgroup: cgroups.BoxCgroup | None) -> list[str]:
-    """Have the box enter its cgroups before exec, so that no process of it is ever outside them."""
-    if cgroup is None:
-        return argv
-    script = 'for f in $PRIME_CGROUP_PROCS; do echo $$ > "$f" || exit 111; done; exec "$@"'
-    return ["/bin/sh", "-c", script, "sh", *argv]
+def _box_command(python: str, script: str, work: str, seccomp_filter: bytes) -> list[str]:
+    return [python, "-I", "-S", "-B", script, "--work", work, "--seccomp", seccomp_filter.hex()]
+
+
+def launch_argv(argv: list[str], python: str, as_uid: int | None) -> list[str]:
+    """``argv`` behind the launcher, which joins the box's cgroups (so that no process of it is ever outside them)
+    and, given ``as_uid``, starts it as that uid."""
+    options = [] if as_uid is None else ["--uid", str(as_uid)]
+    return [python, "-I", "-S", "-B", str(LAUNCH_SCRIPT), *options, "--", *argv]
 
 
 class _Box:
     """One warm runner process and its control pipes."""
 
-    def __init__(self, level: str, python: str, cgroup: cgroups.BoxCgroup | None, tmp_root: str):
+    def __init__(
+        self, level: str, python: str, cgroup: cgroups.BoxCgroup | None, tmp_root: str, seccomp_filter: bytes
+    ):
         self.cgroup = cgroup
         if level == "rlimits":
-            argv = [python, "-I", "-S", "-B", str(BOX_SCRIPT), "--work", tmp_root]
+            argv = _box_command(python, str(BOX_SCRIPT), tmp_root, seccomp_filter)
         else:
-            argv = bwrap_argv(level, python)
+            argv = bwrap_argv(level, python, seccomp_filter)
+        # The rlimits level shares the host's files: there the caller's own uid is all there is to run as.
+        as_uid = SANDBOX_UID if os.geteuid() == 0 and level != "rlimits" else None
         env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
         if cgroup is not None:
             env["PRIME_CGROUP_PROCS"] = " ".join(cgroup.procs_files)
         self.proc = subprocess.Popen(
-            _join_cgroup(argv, cgroup),
+            launch_argv(argv, python, as_uid),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -193,6 +208,7 @@ class LocalBackend:
         self._level: str | None = None
         self._use_cgroups: bool | None = None
         self._tmp_root = ""
+        self._seccomp = b""
         self._slots: queue.LifoQueue[_Box | None] = queue.LifoQueue()
         for _ in range(self.workers):
             self._slots.put(None)
@@ -210,10 +226,8 @@ class LocalBackend:
         with self._setup_lock:
             if self._level is not None:
                 return
-            import tempfile
-
+            self._seccomp = seccomp.program_filter()  # on an architecture it does not know, nothing starts
             self._use_cgroups = cgroups.available()
-            self._tmp_root = tempfile.mkdtemp(prefix="prime-sandbox-")
             candidates = LEVELS if self._requested == "auto" else (self._requested,)
             for level in candidates:
                 if self._probe(level):
@@ -270,9 +284,11 @@ class LocalBackend:
         return self._spawner.submit(self._spawn, level).result()
 
     def _spawn(self, level: str) -> _Box:
+        if level == "rlimits" and not self._tmp_root:
+            self._tmp_root = _scratch_dir()
         cgroup = cgroups.BoxCgroup() if self._use_cgroups else None
         try:
-            return _Box(level, self.python, cgroup, self._tmp_root)
+            return _Box(level, self.python, cgroup, self._tmp_root, self._seccomp)
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()
@@ -332,6 +348,20 @@ class LocalBackend:
             self._slots.put(None)
         if self._tmp_root:
             shutil.rmtree(self._tmp_root, ignore_errors=True)
+            self._tmp_root = ""
+
+
+def _scratch_dir() -> str:
+    """A host directory for the rlimits level's runs, named for its owner, after removing those whose owner died
+    without closing its backend (a pool worker ends with os._exit, which skips atexit)."""
+    import tempfile
+
+    prefix = "prime-sandbox-"
+    for path in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        owner = path.name[len(prefix) :].split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
 
 
 def _latin1(data: str | bytes) -> str:
