@@ -88,7 +88,7 @@ CHEATS = {
         "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
         "def add(a, b):\n    return Yes()"
     ),
-    "int subclass with __eq__": "class I(int):\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return I(0)",
+    "int subclass with __eq__": "class I(int):\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return I(-7)",
     "__bool__ always True": "class T:\n    def __bool__(self):\n        return True\ndef add(a, b):\n    return T()",
     "killing the parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)",
     "printing fake reports": (
@@ -112,12 +112,18 @@ def test_cheats_do_not_pass(code):
     assert not verdict.correct and verdict.score == 0.0, verdict.details
 
 
-def test_truth_asserts_are_guarded_too():
+def test_truth_of_a_candidate_object_is_a_bool_it_gives_no_more_than_a_plain_return():
     tests = CodeTests(tests=("assert is_even(2)", "assert not is_even(3)"))
     honest = FAST.verify(fenced("def is_even(n):\n    return n % 2 == 0"), tests)
     assert honest.correct
-    flip = "class F:\n    n = 0\n    def __bool__(self):\n        F.n += 1\n        return F.n != 2\ndef is_even(n):\n    return F()"
-    assert not FAST.verify(fenced(flip), tests).correct
+    # A generator is truthy wherever it goes, as a constant True would be: one of the two asserts fails.
+    always = FAST.verify(fenced("def is_even(n):\n    return (x for x in [])"), tests)
+    assert [t["outcome"] for t in always.details["tests"]] == ["pass", "fail"]
+    # A __bool__ that answers something else than a bool is an error in the candidate's process.
+    odd = FAST.verify(
+        fenced("class T:\n    def __bool__(self):\n        return 1\ndef is_even(n):\n    return T()"), tests
+    )
+    assert odd.score == 0.0 and all(t["outcome"] == "error" for t in odd.details["tests"])
 
 
 def test_humaneval_completion_and_full_function():

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-import secrets
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -123,7 +122,6 @@ class CodeVerifier:
     def _run_functional(self, program: str, tests: CodeTests) -> tuple[Report, dict[str, Any]]:
         import sandbox
 
-        nonce = secrets.token_hex(16)
         config = harness_config(
             program,
             tests,
@@ -132,11 +130,11 @@ class CodeVerifier:
         )
         run = sandbox.run(
             HARNESS_PROGRAM,
-            files={".nonce": nonce, ".config": config},
+            files={".config": config},
             limits=self._limits(self.config.timeout_s),
             backend=self.config.backend,
         )
-        report = parse_report(run.stdout, nonce, tests.count)
+        report = parse_report(run.stdout, tests.count)
         if run.status.value != "ok" or not report.complete:
             # Whatever stopped the run also stopped the tests that never reported.
             cause = "timeout" if run.status.value == "timeout" else "not_run"

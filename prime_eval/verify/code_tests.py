@@ -2,10 +2,10 @@
 
 Two kinds cover the coding benchmarks:
 
-``functional``  test snippets run against the candidate's namespace: HumanEval (``check(entry_point)``, one test),
-                MBPP (one assert per test, ``test_imports`` as preamble), PRIME's LeetCode set (its ``test`` field
-                split at each assert). The candidate and its tests run in one sandboxed process under
-                ``_harness.py``.
+``functional``  test snippets run against the candidate's top-level names: HumanEval (``check(entry_point)``, one
+                test), MBPP (one assert per test, ``test_imports`` as preamble), PRIME's LeetCode set (its
+                ``test`` field split at each assert). In one sandbox run, the tests run in a trusted process and
+                call the candidate, in a process of its own, with plain data only (``_harness.py``, ``_wire.py``).
 ``stdio``       input/expected-output pairs (LiveCodeBench/Codeforces style): one sandboxed run per case, output
                 compared here, outside the sandbox, token by token with an optional float tolerance.
 """
@@ -13,6 +13,7 @@ Two kinds cover the coding benchmarks:
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import json
 import math
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HARNESS_PROGRAM = Path(__file__).with_name("_harness.py").read_text() + "\n\n_main()\n"
+_HERE = Path(__file__).parent
+HARNESS_PROGRAM = "\n\n".join((_HERE / name).read_text() for name in ("_wire.py", "_harness.py")) + "\n\n_main()\n"
 OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
 
 
@@ -88,65 +90,6 @@ class Report:
     complete: bool = False
 
 
-class _Guard(ast.NodeTransformer):
-    """Route comparisons and bare truth tests through the harness's type guards (see ``_harness.py``)."""
-
-    _OPS = {
-        ast.Eq: "==",
-        ast.NotEq: "!=",
-        ast.Lt: "<",
-        ast.LtE: "<=",
-        ast.Gt: ">",
-        ast.GtE: ">=",
-        ast.In: "in",
-        ast.NotIn: "not in",
-    }
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        if not all(type(op) in self._OPS for op in node.ops):
-            return node  # ``is`` cannot be fooled
-        if len(node.ops) == 1:
-            args = [node.left, ast.Constant(self._OPS[type(node.ops[0])]), node.comparators[0]]
-            return ast.copy_location(_call("__prime_cmp__", args), node)
-        rest = [
-            ast.Tuple([ast.Constant(self._OPS[type(op)]), _thunk(right)], ast.Load())
-            for op, right in zip(node.ops, node.comparators)
-        ]
-        return ast.copy_location(_call("__prime_chain__", [node.left, *rest]), node)
-
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        self.generic_visit(node)
-        if not isinstance(node.test, ast.Call) or getattr(node.test.func, "id", "") not in _GUARDS:
-            node.test = _call("__prime_truth__", [node.test])
-        return node
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Not):
-            node.operand = _call("__prime_truth__", [node.operand])
-        return node
-
-
-_GUARDS = {"__prime_cmp__", "__prime_chain__"}
-
-
-def _call(name: str, args: list[ast.expr]) -> ast.Call:
-    return ast.Call(ast.Name(name, ast.Load()), args, [])
-
-
-def _thunk(expr: ast.expr) -> ast.Lambda:
-    no_args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
-    return ast.Lambda(no_args, expr)
-
-
-@functools.lru_cache(maxsize=4096)  # a task's tests are guarded once, not once per sampled response
-def guard(source: str) -> str:
-    """The test code with every comparison and assert guarded. The test code is trusted benchmark data."""
-    tree = _Guard().visit(ast.parse(source))
-    return ast.unparse(ast.fix_missing_locations(tree))
-
-
 def split_asserts(source: str) -> tuple[str, ...]:
     """One test per top-level ``assert``, each carrying the statements before it (LeetCode's ``test_input = ...``)."""
     tests: list[str] = []
@@ -163,27 +106,46 @@ def split_asserts(source: str) -> tuple[str, ...]:
 
 def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, stop_on_first_failure: bool) -> str:
     """What ``HARNESS_PROGRAM`` runs, as JSON for a file beside it. The program text stays the same for every check,
-    so the sandbox compiles it once per box rather than once per run."""
+    so the sandbox compiles it once per box rather than once per run. The preamble and the prompt are trusted: the
+    tests see their definitions, never the candidate's versions of them."""
     config = {
         "program": candidate,
         "preamble": tests.preamble,
-        "tests": [guard(test) for test in tests.tests],
+        "prompt": tests.prompt,
+        "entry_point": tests.entry_point or _builtin_named_entry(tests.tests),
+        "tests": list(tests.tests),
         "test_timeout_s": test_timeout_s,
         "stop_on_first_failure": stop_on_first_failure,
     }
     return json.dumps(config)
 
 
-def parse_report(stdout: str, nonce: str, count: int) -> Report:
-    """Per-test outcomes from the harness's report lines; only lines carrying the nonce count, the first per test."""
+@functools.lru_cache(maxsize=4096)  # once per task, not once per sampled response
+def _builtin_named_entry(tests: tuple[str, ...]) -> str:
+    """The task's function when the tests name none but call one that shadows a builtin (MBPP 126 asks for a
+    ``sum``). The harness lets a candidate replace a builtin in the tests only under that name, so that it cannot
+    supply, say, the ``abs`` of ``abs(f(x) - y) < 1e-6``. Only when the tests call nothing else is a builtin's
+    name taken as the task's: with ``f`` or a second builtin called there, none is."""
+    called = {
+        node.func.id
+        for source in tests
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    return called.pop() if len(called) == 1 and hasattr(builtins, next(iter(called))) else ""
+
+
+def parse_report(stdout: str, count: int) -> Report:
+    """Per-test outcomes from the harness's report lines, the first per test. Only the trusted harness process holds
+    the run's stdout; the candidate's process writes to /dev/null."""
     found: dict[int, TestOutcome] = {}
     load_error = None
     complete = False
     for line in stdout.splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) != 4 or parts[0] != nonce:
+        parts = line.split(" ", 2)
+        if len(parts) != 3:
             continue
-        _, index, outcome, message = parts
+        index, outcome, message = parts
         if index == "end":
             complete = True
         elif index == "load":
