@@ -8,7 +8,8 @@ Started as an unprivileged uid that no host user has, the box's user namespace m
 
 That uid may not be able to reach what the box binds in (an interpreter under /root, say). So, before giving up
 root, the launcher makes a private mount namespace with a tmpfs on /tmp and bind-mounts every ``--ro-bind``
-source there, where bubblewrap can reach it; the host's mounts are not touched.
+source there, where bubblewrap can reach it; the host's mounts are not touched. (bubblewrap mounts a tmpfs of its
+own on /tmp for its scratch space, so it needs nothing writable there.)
 """
 
 import ctypes
@@ -43,21 +44,21 @@ def stage_binds(argv):
     """argv with every ``--ro-bind SRC DEST`` source replaced by a bind of it under STAGE."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    # 1777: bubblewrap, no longer root, makes its own scratch directory here.
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m,nr_inodes=1024")
+    # Opened in this namespace (a bind takes its source from here) and held across the tmpfs on /tmp, which
+    # would hide a source that lives under it.
+    sources = {i + 1: os.open(argv[i + 1], os.O_PATH) for i, arg in enumerate(argv[:-2]) if arg == "--ro-bind"}
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=1024")
     os.mkdir(STAGE, 0o755)
     out = list(argv)
-    for i, arg in enumerate(argv[:-2]):
-        if arg != "--ro-bind":
-            continue
-        source = argv[i + 1]
+    for i, fd in sources.items():
         staged = os.path.join(STAGE, str(i))
-        if os.path.isdir(source):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
             os.mkdir(staged, 0o755)
         else:
             os.close(os.open(staged, os.O_CREAT | os.O_WRONLY, 0o644))
-        _mount(source, staged, None, MS_BIND | MS_REC)
-        out[i + 1] = staged
+        _mount(f"/proc/self/fd/{fd}", staged, None, MS_BIND | MS_REC)
+        os.close(fd)
+        out[i] = staged
     return out
 
 
