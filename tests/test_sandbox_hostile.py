@@ -30,10 +30,12 @@ EPERM, ENOSYS = 1, 38
 @pytest.fixture(scope="module")
 def box():
     backend = LocalBackend(workers=1)
-    if backend.isolation != "namespaces":
-        pytest.skip("bubblewrap with user namespaces is not available here")
-    yield backend
-    backend.close()
+    try:
+        if backend.isolation != "namespaces":
+            pytest.skip("bubblewrap with user namespaces is not available here")
+        yield backend
+    finally:
+        backend.close()
 
 
 def _run_ok(box, program: str, **kw) -> str:
