@@ -66,6 +66,8 @@ def become(uid):
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # from root to a non-zero uid: every capability goes with it
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or uid == 0:
+        raise OSError(f"could not become uid {uid}")  # (uid_t)-1 means "unchanged" to setresuid
 
 
 def main(args):

@@ -31,6 +31,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,23 +116,31 @@ def _box_command(python: str, script: str, work: str, seccomp_filter: bytes) -> 
 def launch_argv(argv: list[str], python: str, as_uid: int | None) -> list[str]:
     """``argv`` behind the launcher, which joins the box's cgroups (so that no process of it is ever outside them)
     and, given ``as_uid``, starts it as that uid."""
+    if as_uid is not None and not 0 < as_uid < 2**32 - 1:
+        raise ValueError(f"the sandbox uid must be an unprivileged uid, got {as_uid}")
     options = [] if as_uid is None else ["--uid", str(as_uid)]
     return [python, "-I", "-S", "-B", str(LAUNCH_SCRIPT), *options, "--", *argv]
+
+
+@dataclass(frozen=True)
+class _BoxConfig:
+    """What every box of a backend is started with."""
+
+    python: str
+    seccomp_filter: bytes
+    tmp_root: str  # the rlimits level's host directory for its runs; unused by the others
 
 
 class _Box:
     """One warm runner process and its control pipes."""
 
-    def __init__(
-        self, level: str, python: str, cgroup: cgroups.BoxCgroup | None, tmp_root: str, seccomp_filter: bytes
-    ):
+    def __init__(self, level: str, config: _BoxConfig, cgroup: cgroups.BoxCgroup | None, as_uid: int | None):
         self.cgroup = cgroup
+        python = config.python
         if level == "rlimits":
-            argv = _box_command(python, str(BOX_SCRIPT), tmp_root, seccomp_filter)
+            argv = _box_command(python, str(BOX_SCRIPT), config.tmp_root, config.seccomp_filter)
         else:
-            argv = bwrap_argv(level, python, seccomp_filter)
-        # The rlimits level shares the host's files: there the caller's own uid is all there is to run as.
-        as_uid = SANDBOX_UID if os.geteuid() == 0 and level != "rlimits" else None
+            argv = bwrap_argv(level, python, config.seccomp_filter)
         env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
         if cgroup is not None:
             env["PRIME_CGROUP_PROCS"] = " ".join(cgroup.procs_files)
@@ -209,6 +218,7 @@ class LocalBackend:
         self._use_cgroups: bool | None = None
         self._tmp_root = ""
         self._seccomp = b""
+        self._box_uid: int | None = None
         self._slots: queue.LifoQueue[_Box | None] = queue.LifoQueue()
         for _ in range(self.workers):
             self._slots.put(None)
@@ -240,10 +250,19 @@ class LocalBackend:
     def _probe(self, level: str) -> bool:
         if level != "rlimits" and shutil.which("bwrap") is None:
             return False
+        # The rlimits level shares the host's files: there the caller's own uid is all there is to run as.
+        uids = [SANDBOX_UID, None] if os.geteuid() == 0 and level != "rlimits" else [None]
+        for uid in uids:
+            if self._try(level, uid):
+                self._box_uid = uid
+                return True
+        return False
+
+    def _try(self, level: str, uid: int | None) -> bool:
         try:
-            box = self._start_box(level)
+            box = self._start_box(level, uid)
         except (OSError, RuntimeError) as exc:
-            log.debug("isolation %s unavailable: %s", level, exc)
+            log.debug("isolation %s as uid %s unavailable: %s", level, uid, exc)
             return False
         probe = {"program": "print('ok')", "stdin": None, "files": {}, "limits": Limits().to_dict()}
         raw = box.request(probe, START_TIMEOUT_S)
@@ -253,7 +272,7 @@ class LocalBackend:
             self._slots.get()
             self._slots.put(box)
         else:
-            log.debug("isolation %s failed its probe: %s", level, raw)
+            log.debug("isolation %s as uid %s failed its probe: %s", level, uid, raw)
             box.kill()
         return good
 
@@ -271,6 +290,13 @@ class LocalBackend:
                 "They can read your files, use the network, and signal or outlive their run. "
                 "Install bubblewrap (apt-get install bubblewrap) or use the docker backend.",
             )
+        if self._level != "rlimits" and os.geteuid() == 0 and self._box_uid is None:
+            _warn_once(
+                "root-mapped",
+                f"the box could not start as uid {SANDBOX_UID} (a user namespace for an unprivileged uid was "
+                "refused), so it maps to host root: a program is host root to the kernel wherever a check looks at "
+                "the uid alone. /proc/sys is read-only and the seccomp filter applies all the same.",
+            )
         if not self._use_cgroups:
             _warn_once(
                 "no-cgroups",
@@ -278,17 +304,17 @@ class LocalBackend:
                 "count by RLIMIT_NPROC, which does not bind root.",
             )
 
-    def _start_box(self, level: str) -> _Box:
+    def _start_box(self, level: str, uid: int | None) -> _Box:
         # bwrap --die-with-parent fires when the *thread* that started it exits, so every box is started from
         # one long-lived thread rather than from whichever caller thread needed it.
-        return self._spawner.submit(self._spawn, level).result()
+        return self._spawner.submit(self._spawn, level, uid).result()
 
-    def _spawn(self, level: str) -> _Box:
+    def _spawn(self, level: str, uid: int | None) -> _Box:
         if level == "rlimits" and not self._tmp_root:
             self._tmp_root = _scratch_dir()
         cgroup = cgroups.BoxCgroup() if self._use_cgroups else None
         try:
-            return _Box(level, self.python, cgroup, self._tmp_root, self._seccomp)
+            return _Box(level, _BoxConfig(self.python, self._seccomp, self._tmp_root), cgroup, uid)
         except BaseException:
             if cgroup is not None:
                 cgroup.remove()
@@ -313,7 +339,7 @@ class LocalBackend:
         box = self._slots.get()
         try:
             if box is None:
-                box = self._start_box(self._level)  # type: ignore[arg-type]
+                box = self._start_box(self._level, self._box_uid)  # type: ignore[arg-type]
                 self._boxes.add(box)
             if box.cgroup is not None:
                 box.cgroup.apply(limits.memory_mb, limits.max_processes)

@@ -54,6 +54,27 @@ def test_box_uid_is_no_host_user(box):
             pwd.getpwuid(uid)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root's boxes switch uid")
+def test_a_refused_uid_switch_says_so_and_keeps_the_other_defences(box, monkeypatch):
+    from sandbox import local
+
+    real = local.launch_argv
+
+    def refused(argv, python, as_uid):  # as a kernel that refuses unprivileged user namespaces would
+        return ["/bin/false"] if as_uid is not None else real(argv, python, as_uid)
+
+    monkeypatch.setattr(local, "launch_argv", refused)
+    local._warned.discard("root-mapped")
+    fallback = LocalBackend(workers=1)
+    try:
+        with pytest.warns(local.SandboxWeakWarning, match="maps to host root"):
+            assert fallback.isolation == "namespaces"
+        out = _run_ok(fallback, "print(open('/proc/self/status').read())")
+        assert "Seccomp:\t2" in out and "NoNewPrivs:\t1" in out
+    finally:
+        fallback.close()
+
+
 def test_host_kernel_settings_are_not_writable(box):
     before = Path("/proc/sys/kernel/core_pattern").read_bytes()
     # Opening for writing is the whole test: nothing is written, even where the open succeeds.
