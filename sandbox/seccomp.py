@@ -38,11 +38,12 @@ class Arch:
 _COMMON = {
     "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435, "pidfd_getfd": 438,
+    "process_madvise": 440,
     "mount_setattr": 442, "quotactl_fd": 443,
 }  # fmt: skip
 ARCHES = {
     "x86_64": Arch(0xC000003E, {
-        "clone": 56, "ptrace": 101, "syslog": 103, "uselib": 134, "personality": 135, "vhangup": 153,
+        "socket": 41, "socketpair": 53, "clone": 56, "ptrace": 101, "syslog": 103, "uselib": 134, "personality": 135, "vhangup": 153,
         "modify_ldt": 154, "pivot_root": 155, "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164,
         "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170,
         "setdomainname": 171, "iopl": 172, "ioperm": 173, "init_module": 175, "delete_module": 176, "quotactl": 179,
@@ -60,7 +61,7 @@ ARCHES = {
         "request_key": 218, "keyctl": 219, "clone": 220, "swapon": 224, "swapoff": 225, "perf_event_open": 241,
         "fanotify_init": 262, "name_to_handle_at": 264, "open_by_handle_at": 265, "clock_adjtime": 266,
         "setns": 268, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "finit_module": 273,
-        "bpf": 280, "userfaultfd": 282, "kexec_file_load": 294, **_COMMON,
+        "socket": 198, "socketpair": 199, "bpf": 280, "userfaultfd": 282, "kexec_file_load": 294, **_COMMON,
     }),
 }  # fmt: skip
 
@@ -75,7 +76,7 @@ DENIED = (
     # keyrings belong to the uid, which every box shares
     "keyctl", "add_key", "request_key",
     # other processes' memory and descriptors (the harness of a run keeps its secrets from the program it forks)
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp", "process_madvise",
     # host administration
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "acct", "quotactl", "quotactl_fd", "syslog", "vhangup", "iopl", "ioperm", "settimeofday", "clock_settime",
@@ -87,6 +88,9 @@ FIRST_UNREVIEWED = 467
 # Every CLONE_NEW* flag the legacy clone() accepts (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET).
 CLONE_NEW_MASK = 0x7E020000
 PER_LINUX, PERSONALITY_QUERY = 0, 0xFFFFFFFF
+# Socket families a program may open: AF_UNIX (multiprocessing), AF_INET, AF_INET6 (the box has only loopback).
+# The rest (packet, alg, vsock, tipc, rds, ...) is where many kernel exploits have lived; they fail as unsupported.
+SOCKET_FAMILIES = (1, 2, 10)
 
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _RET_KILL_PROCESS, _RET_ERRNO, _RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
@@ -117,6 +121,8 @@ def program_filter(arch: str | None = None) -> bytes:
         (_JEQ, "enosys", 0, nrs["clone3"]),  # its flags live in memory a filter cannot read; libc falls back
         (_JEQ, "clone", 0, nrs["clone"]),
         (_JEQ, "personality", 0, nrs["personality"]),
+        (_JEQ, "socket", 0, nrs["socket"]),
+        (_JEQ, "socket", 0, nrs["socketpair"]),
         *((_JEQ, "eperm", 0, nrs[name]) for name in DENIED if name in nrs),
         (_RET, 0, 0, _RET_ALLOW),
     ]
@@ -125,6 +131,10 @@ def program_filter(arch: str | None = None) -> bytes:
     labels["personality"] = len(code)
     # Reading the persona is harmless; changing it can turn off address randomisation or mark data executable.
     code += [(_LD_ABS, 0, 0, _ARG0), (_JEQ, "allow", 0, PER_LINUX), (_JEQ, "allow", "eperm", PERSONALITY_QUERY)]
+    labels["socket"] = len(code)
+    code.append((_LD_ABS, 0, 0, _ARG0))
+    code += [(_JEQ, "allow", 0, family) for family in SOCKET_FAMILIES]
+    code.append((_RET, 0, 0, _RET_ERRNO | errno.EAFNOSUPPORT))
     labels["allow"] = len(code)
     code.append((_RET, 0, 0, _RET_ALLOW))
     for label, action in (("eperm", _RET_ERRNO | errno.EPERM), ("enosys", _RET_ERRNO | errno.ENOSYS)):

@@ -123,6 +123,9 @@ def test_program_has_no_new_privileges_and_a_filter(box):
         ("sc({personality}, 0x0040000)", EPERM),  # ADDR_NO_RANDOMIZE
         ("sc({personality}, 0xFFFFFFFF) >= 0", True),  # reading it is fine
         ("sc({kcmp}, os.getpid(), os.getpid(), 0, 0, 0)", EPERM),
+        ("sc({socket}, 38, 5, 0)", 97),  # AF_ALG: EAFNOSUPPORT
+        ("sc({socket}, 40, 1, 0)", 97),  # AF_VSOCK
+        ("sc({socketpair}, 16, 3, 0, 0)", 97),  # AF_NETLINK
     ],
     ids=lambda v: v[4:].split("}")[0] if isinstance(v, str) else str(v),
 )
@@ -134,7 +137,8 @@ def test_dangerous_system_calls_are_denied(box, call, expected):
 
 def test_honest_programs_keep_threads_processes_and_their_own_filters(box):
     """What solutions and the code harness use: threads, fork, subprocess, multiprocessing, pipes, signals to own
-    children, a non-dumpable parent whose child cannot read it, and a stricter filter stacked on top."""
+    children, a non-dumpable parent whose child cannot read it, unix and loopback sockets, and a stricter filter
+    stacked on top."""
     program = (
         SYSCALL
         + f"""
@@ -162,10 +166,17 @@ sleeper = subprocess.Popen(["/bin/sleep", "30"])
 os.kill(sleeper.pid, signal.SIGKILL)
 out.append(sleeper.wait())
 out.append(sc({NRS["keyctl"]}, 0, -1, 0))
+import socket
+a, b = socket.socketpair()
+a.send(b"u")
+server = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(server.getsockname())
+client.send(b"t")
+out.append(b.recv(1).decode() + server.accept()[0].recv(1).decode())
 print(out)
 """
     )
-    assert _run_ok(box, program).strip() == "['thread', 'sh', 3, 'no -1', -9, -1]"
+    assert _run_ok(box, program).strip() == "['thread', 'sh', 3, 'no -1', -9, -1, 'ut']"
     # The runner leaves seccomp() usable: a program (a harness) can add a stricter filter of its own.
     stricter = seccomp.program_filter()
     install = (
@@ -293,6 +304,9 @@ def test_filter_decisions(name):
     assert _decide(code, 0x40000003, 20) == kill  # i386 through int 0x80
     assert _decide(code, arch.audit, nrs["personality"], 0xFFFFFFFF) == allow
     assert _decide(code, arch.audit, nrs["personality"], 0x0040000) == eperm
+    for family, decision in ((1, allow), (2, allow), (10, allow), (17, 0x50061), (38, 0x50061)):
+        assert _decide(code, arch.audit, nrs["socket"], family) == decision
+        assert _decide(code, arch.audit, nrs["socketpair"], family) == decision
 
 
 def test_unknown_architecture_refuses_to_start(monkeypatch):
