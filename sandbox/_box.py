@@ -64,6 +64,7 @@ AS_SLACK = 256 << 20
 STAGE = "/opt/prime/run"
 # Bound over themselves read-only in each run's fresh /proc, as bubblewrap does for the box's own.
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
+PROC_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
@@ -114,12 +115,14 @@ def _fresh_tree(workroot, size):
         os.mkdir(os.path.join(STAGE, part), 0o700)
         _mount(os.path.join(STAGE, part), target, None, MS_BIND, None)
     _check(_umount2(STAGE.encode(), MNT_DETACH), "umount stage")
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    _mount("proc", "/proc", "proc", PROC_FLAGS, None)
     for name in PROC_READ_ONLY:
         path = "/proc/" + name
-        if os.path.exists(path):
-            _mount(path, path, None, MS_BIND | MS_REC, None)
-            _remount_read_only(path)
+        try:
+            _mount(path, path, None, MS_BIND, None)
+        except FileNotFoundError:
+            continue  # a kernel built without it
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | PROC_FLAGS, None)
     for path in ("/", "/dev"):
         _remount_read_only(path)
 
