@@ -17,9 +17,8 @@ copied on first write, all of it torn down at exit): that is most of a run's ove
 
 When init exits the kernel kills every process left in its pid namespace, and its mount and ipc namespaces (the
 tmpfs and any SysV/POSIX IPC objects with them) go away, so runs see neither each other's files, processes nor
-memory, and nothing a run wrote is charged to the next. Without
-``--ns`` (rlimits-only fallback, or a container that is itself the isolation) each run gets a fresh temporary
-directory and its process group is killed at the end.
+memory, and nothing a run wrote is charged to the next. Without ``--ns`` (rlimits-only fallback, or a container
+that is itself the isolation) each run gets a fresh temporary directory and its process group is killed at the end.
 
 This file never runs untrusted code in the runner or in init; only the "program" process does, after it has
 closed every descriptor it does not need and dropped its privileges.
@@ -100,9 +99,11 @@ def _mount(source, target, fstype, flags, data):
 
 
 def _remount_read_only(target):
-    # The flags a mount has must be repeated on a bind remount (the kernel refuses to clear locked ones).
+    # A bind remount must repeat the flags the mount has (the kernel refuses to clear locked ones). The ST_* of
+    # statvfs equal the MS_* of mount for all of them but relatime.
     have = os.statvfs(target).f_flag
-    keep = have & (MS_NOSUID | MS_NODEV | MS_NOEXEC | 0x400 | 0x800) | (MS_RELATIME if have & 0x1000 else 0)
+    keep = have & (os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC | os.ST_NOATIME | os.ST_NODIRATIME)
+    keep |= MS_RELATIME if have & os.ST_RELATIME else 0
     _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, None)
 
 
