@@ -1,7 +1,7 @@
 """One writer per output: two commands appending to the same file would duplicate its rows.
 
-The lock is ``flock`` on a lock file beside the output (``out.jsonl.lock``) or inside a run folder
-(``run/.lock``). The kernel releases it when its holder exits, however it exits, so a run killed with SIGKILL
+The lock is ``flock`` on a lock file beside the output, file or folder (``out.jsonl.lock``, ``run.lock``), so
+that taking it creates nothing inside an output that a refused command would leave behind. The kernel releases it when its holder exits, however it exits, so a run killed with SIGKILL
 never blocks the rerun that resumes it. The file records who holds it, for the message the second command prints.
 Within one process the lock is re-entrant: a command may hold its output while a function it calls takes it too.
 """
@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +22,7 @@ from pathlib import Path
 from .output_files import OutputError, os_error, prepare_output_dir
 from .provenance import utc_now
 
-LOCK_NAME = ".lock"
-
+RECORD_WAIT_TRIES = 10
 _held: dict[Path, int] = {}  # lock file -> depth of re-entry in this process
 _held_lock = threading.Lock()
 
@@ -31,15 +31,15 @@ class OutputBusy(OutputError):
     """Another live process is writing the same output."""
 
 
-def lock_path(output: Path, *, folder: bool) -> Path:
-    return output / LOCK_NAME if folder else output.with_name(output.name + ".lock")
+def lock_path(output: Path) -> Path:
+    return output.with_name(output.name + ".lock")
 
 
 @contextmanager
-def hold_output(output: Path, *, folder: bool = False) -> Iterator[None]:
-    """Hold ``output`` (a file, or a run folder with ``folder=True``) for the duration of the block; raises
-    ``OutputBusy`` naming the holder at once instead of waiting."""
-    path = lock_path(Path(output), folder=folder).absolute()
+def hold_output(output: Path) -> Iterator[None]:
+    """Hold ``output`` (a file or a folder) for the duration of the block; raises ``OutputBusy`` naming the holder
+    at once instead of waiting."""
+    path = lock_path(Path(output).absolute())
     prepare_output_dir(path.parent)
     with _held_lock:
         if path in _held:
@@ -92,11 +92,15 @@ def _acquire(path: Path, output: Path) -> int:
 
 
 def _read_holder(fd: int) -> str:
-    try:
-        record = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {record['pid']} on {record['host']} (started {record['started']}: {record['command']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process (it has not recorded itself yet)"
+    # The holder writes its record just after it takes the lock: a command refused in between waits a moment
+    # for it, so that its message names the holder.
+    for _ in range(RECORD_WAIT_TRIES):
+        try:
+            record = json.loads(os.pread(fd, 4096, 0))
+            return f"pid {record['pid']} on {record['host']} (started {record['started']}: {record['command']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.05)
+    return "another process (it has not recorded itself)"
 
 
 def _release(path: Path, fd: int) -> None:

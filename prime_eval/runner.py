@@ -214,7 +214,7 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
     definitions = parse_benchmark_list(config.benchmarks)
     data_dir = Path(config.data_dir) if config.data_dir else None
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
-    with hold_output(out, folder=True):  # a second run of this folder would generate every sample again
+    with hold_output(out):  # a second run of this folder would generate every sample again
         return _run_locked(config, loaded, backend, progress)
 
 

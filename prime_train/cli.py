@@ -53,16 +53,16 @@ def _train(argv: list[str]) -> int:
     _check_models(cfg)
     from .trainer import PrimeTrainer
 
-    out, started = Path(cfg.output_dir), False
-    existed, had_config = out.exists(), (out / "config.yaml").exists()
-    try:
-        with _hold_run_dir(out):
+    out = Path(cfg.output_dir)
+    with _hold_run_dir(out):
+        existed, had_config = out.exists(), (out / "config.yaml").exists()
+        try:
             trainer = PrimeTrainer(cfg, resume=args.resume)
-            started = True
-            run_dir = trainer.train()
-    finally:
-        if not started and _is_first_process():
-            _remove_unstarted(out, existed, had_config)
+        except BaseException:
+            if _is_first_process():
+                _remove_unstarted(out, existed, had_config)
+            raise
+        run_dir = trainer.train()
     if trainer.strategy.is_main:
         print(f"prime-train: done; metrics in {Path(run_dir) / 'metrics.jsonl'}, checkpoints in {run_dir}/checkpoints")
     trainer.strategy.close()
@@ -92,12 +92,13 @@ def _is_first_process() -> bool:
 
 
 def _hold_run_dir(run_dir: Path) -> AbstractContextManager:
-    """One run per output folder; only the first process of a distributed launch takes the lock."""
+    """One run per output folder; only the first process of a distributed launch takes the lock. The lock file
+    lies beside the folder (``run.lock``), so that a run that never starts leaves no folder behind."""
     if not _is_first_process():
         return nullcontext()
     from prime_eval.output_lock import hold_output
 
-    return hold_output(run_dir, folder=True)
+    return hold_output(run_dir)
 
 
 def _remove_unstarted(run_dir: Path, existed: bool, had_config: bool) -> None:

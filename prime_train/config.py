@@ -318,7 +318,10 @@ def read_recipe(path: Path) -> dict[str, Any]:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1} is 0x{exc.object[exc.start]:02x})") from None
+        before = exc.object[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
+        where = f"{path}:{line}:{column}"
+        raise ConfigError(f"{where}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:

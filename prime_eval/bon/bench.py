@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import default_ks
-from ..output_files import json_document, json_line, write_atomic
+from ..output_files import json_document, json_line, prepare_output_dir, write_atomic
 from ..output_lock import hold_output
 from ..scoring import InputError, read_rows
 from ..validate import check_gold
@@ -193,7 +193,7 @@ def run_bon(
     ns = _check_ns(ns, [len(p) for b in pools.values() for p in b.values()])
 
     output = Path(output)
-    with hold_output(output, folder=True):  # two benches of one folder would overwrite each other's files
+    with hold_output(output):  # two benches of one folder would overwrite each other's files
         # Score first when the reward model does not read labels: a bad scores field then fails in seconds, not
         # after the verifier has run over the whole file.
         if getattr(rm, "needs_labels", False):
@@ -223,6 +223,7 @@ def run_bon(
         if generation is not None:
             result["generation"] = generation
         rows = "".join(json_line(_output_row(c, s)) for c, s in zip(cands, scores))
+        prepare_output_dir(output)
         write_atomic(output / "candidates.jsonl", rows)
         write_atomic(output / "bon.json", json_document(result))
         from .plot import plot_bon

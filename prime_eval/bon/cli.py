@@ -228,7 +228,7 @@ def cmd_bon(args: argparse.Namespace) -> int:
     # The reward model checks its paths and loads its tokenizer now, before a long generation; its weights load
     # when it first scores, after the generation engine has released the GPU.
     rm = _reward_model(args)
-    with hold_output(args.output, folder=True):  # held from generation to bon.json: one bench per folder
+    with hold_output(args.output):  # held from generation to bon.json: one bench per folder
         result = _generate_and_bench(args, config, rm)
     _print(result)
     print(f"wrote {args.output / 'bon.json'}")
