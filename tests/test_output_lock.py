@@ -147,3 +147,15 @@ def test_output_under_a_file_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "it is a file, not a folder" in err or "Not a directory" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # imports DeepSpeed and builds the tiny model: about 20 s
+def test_second_training_run_of_a_folder_stops(tmp_path, capsys, holder, tiny_model):
+    from prime_train.cli import main as train_main
+
+    run = tmp_path / "run"
+    first = holder(run)
+    args = ["--config", "tiny-cpu", "--model", str(tiny_model), "--output-dir", str(run)]
+    assert train_main(args) == 1
+    assert f"output {run} is being written by pid {first.pid}" in capsys.readouterr().err
+    assert not run.exists(), "the refused run wrote nothing"
