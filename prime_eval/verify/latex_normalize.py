@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .extract import find_boxes, match_brace
+from .extract import brace_partners, find_boxes
 
 # Units cut from the end of an answer ("5 \text{ cm}^2" -> "5"). Singular forms; a plural "s" is also accepted.
 UNIT_WORDS = frozenset(
@@ -69,14 +69,14 @@ _FRAC_HALF = re.compile(r"\\frac\s*(\d)\s*\{")
 _MIXED_NUMBER = re.compile(r"(?<![\w.}^{])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _SPACES = re.compile(r"\s+")
-# A run of words at the end, joined by spaces, "/" or "\\cdot", each maybe squared: "m/s", "cm^2", "km \\cdot h^{-1}".
-_TRAILING_UNITS = re.compile(r"(?:\s*(?:/|\\cdot|\*)?\s*(?<![\\a-zA-Z])[a-zA-Z]+\.?(?:\s*\^\s*\{?-?[123]\}?)?)+\s*$")
 _VAR_IN = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
 
 
 def unwrap_command(s: str, command: str) -> str:
-    """Replace ``\\command{x}`` by ``x`` everywhere (brace-matched, nested ok)."""
+    """Replace ``\\command{x}`` by ``x`` everywhere (brace-matched; braces are matched once for the whole string, so
+    a run of unclosed ``\\text{`` costs one pass, not one pass each)."""
     out = []
+    partners: dict[int, int] | None = None
     i = 0
     while True:
         pos = s.find(command, i)
@@ -92,7 +92,8 @@ def unwrap_command(s: str, command: str) -> str:
         while k < len(s) and s[k] == " ":
             k += 1
         if k < len(s) and s[k] == "{":
-            end = match_brace(s, k)
+            partners = brace_partners(s) if partners is None else partners
+            end = partners.get(k, -1)
             if end > 0:
                 out.append(s[i:pos])
                 out.append(s[k + 1 : end])
@@ -104,16 +105,64 @@ def unwrap_command(s: str, command: str) -> str:
 
 def strip_units(s: str) -> str:
     """Cut a trailing run of unit words, but only when something other than words is left."""
-    m = _TRAILING_UNITS.search(s)
-    if not m:
+    start, words = _trailing_word_run(s)
+    if not words or not all(_is_unit(w) for w in words):
         return s
-    words = re.findall(r"[a-zA-Z]+", m.group(0))
-    if not all(_is_unit(w) for w in words):
-        return s
-    head = s[: m.start()].rstrip()
+    head = s[:start].rstrip()
     if not head or not re.search(r"[\d}]", head):
         return s
     return head
+
+
+def _trailing_word_run(s: str) -> tuple[int, list[str]]:
+    """Start and words of the longest run at the end of ``s`` of words joined by spaces, ``/``, ``\\cdot`` or
+    ``*``, each maybe followed by ``.`` and an exponent ``^2``, ``^{-1}``: "m/s", "cm^2", "km \\cdot h^{-1}".
+
+    Read right to left with explicit indices (a regex for this run backtracks exponentially on a long sentence).
+    A word must not follow a backslash (``\\pi`` is not a unit).
+    """
+    end = _rskip_space(s, len(s))
+    start, words = end, []
+    while True:
+        i = _skip_exponent(s, end)
+        if i > 0 and s[i - 1] == ".":
+            i -= 1
+        w = i
+        while w > 0 and s[w - 1].isascii() and s[w - 1].isalpha():
+            w -= 1
+        if w == i or (w > 0 and s[w - 1] == "\\"):
+            return start, words[::-1]
+        words.append(s[w:i])
+        k = _rskip_space(s, w)  # one joiner at most, with spaces around it
+        for joiner in ("/", "\\cdot", "*"):
+            if s.endswith(joiner, 0, k):
+                k = _rskip_space(s, k - len(joiner))
+                break
+        start = end = k
+
+
+def _skip_exponent(s: str, end: int) -> int:
+    """Start of an exponent ``^2``, ``^{-1}`` (with the spaces before it) ending at ``end``, else ``end``."""
+    i = end
+    if i > 0 and s[i - 1] == "}":
+        i -= 1
+    if not (i > 0 and s[i - 1] in "123"):
+        return end
+    i -= 1
+    if i > 0 and s[i - 1] == "-":
+        i -= 1
+    if i > 0 and s[i - 1] == "{":
+        i -= 1
+    i = _rskip_space(s, i)
+    if not (i > 0 and s[i - 1] == "^"):
+        return end
+    return _rskip_space(s, i - 1)
+
+
+def _rskip_space(s: str, i: int) -> int:
+    while i > 0 and s[i - 1].isspace():
+        i -= 1
+    return i
 
 
 def _is_unit(word: str) -> bool:
