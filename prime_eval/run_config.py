@@ -3,6 +3,9 @@ of precedence (flags win)."""
 
 from __future__ import annotations
 
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -102,9 +105,41 @@ def build_config(flags: dict[str, Any], config_file: Path | None = None) -> RunC
     unknown = sorted(set(merged) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    config = replace(RunConfig(), **merged)
+    config = replace(RunConfig(), **{k: _typed(k, v) for k, v in merged.items()})
     _validate(config)
     return config
+
+
+_HINTS = typing.get_type_hints(RunConfig)
+
+
+def _typed(name: str, value: Any) -> Any:
+    """``value`` as the type ``name`` declares (YAML may give ``"0.6"`` or ``1`` for a float), or a ConfigError: a
+    wrong type must fail here, in one line, not as a TypeError deep in a run. Numbers must be finite (NaN passes
+    every range check after this one)."""
+    hint = _HINTS[name]
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(hint) if optional else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in (int, float):
+        if kind in allowed:
+            try:
+                number = kind(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+            except ValueError:
+                number = None
+            if (
+                number is None
+                or not math.isfinite(number)
+                or (kind is int and isinstance(value, float) and number != value)
+            ):
+                raise ConfigError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
+            return number
+    wanted = next(t for t in allowed if t is not type(None))
+    origin = typing.get_origin(wanted) or wanted
+    if not isinstance(value, origin):
+        raise ConfigError(f"{name}: expected {origin.__name__}, got {value!r}")
+    return value
 
 
 def _validate(c: RunConfig) -> None:
@@ -120,3 +155,7 @@ def _validate(c: RunConfig) -> None:
         raise ConfigError("--n > 1 with --temperature 0 gives n copies of one greedy answer; set a temperature")
     if c.max_tokens is not None and c.max_tokens < 1:
         raise ConfigError("--max-tokens must be at least 1")
+    if c.verify_workers is not None and c.verify_workers < 1:
+        raise ConfigError("--verify-workers must be at least 1")
+    if c.verify_timeout_s is not None and c.verify_timeout_s <= 0:
+        raise ConfigError("verify_timeout_s must be positive")

@@ -344,3 +344,33 @@ def test_model_without_weights_leaves_no_config_behind(tmp_path, tiny_model):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and f"prime-train: cannot load model '{model}'" in done.stderr
     assert not run.exists() and not (tmp_path / "run.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("temperature: .nan\n", "temperature: expected a number, got nan"),
+        ("verify_workers: 0\n", "--verify-workers must be at least 1"),
+        ("verify_timeout_s: -1\n", "verify_timeout_s must be positive"),
+        ("n: 2.5\n", "n: expected an integer, got 2.5"),
+        ("benchmarks: [aime24]\n", "benchmarks: expected str, got ['aime24']"),
+        ("backend_options: fast\n", "backend_options: expected dict, got 'fast'"),
+    ],
+)
+def test_run_config_file_values_are_typed_and_finite(tmp_path, capsys, yaml_text, message):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml_text)
+    args = ["run", "--config", str(config), "--model", "m", "--backend", "file", "--output", str(tmp_path / "o")]
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_config_file_numbers_may_be_written_as_text(tmp_path):
+    from prime_eval.run_config import build_config
+
+    config = tmp_path / "run.yaml"
+    config.write_text("temperature: '0.6'\nn: '4'\nlimit: 5\n")
+    built = build_config({"model": "m", "output": "o"}, config)
+    assert (built.temperature, built.n, built.limit) == (0.6, 4, 5)

@@ -12,11 +12,10 @@ confident samples and makes bon@n a function of that ordering; nothing like it h
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
+from ..output_files import json_line, write_atomic
 from ..run_config import RunConfig
 from ..scoring import InputError
 
@@ -70,9 +69,7 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     finally:
         backend.close()  # frees a GPU engine before the reward model loads
     pool = Path(output) / POOL_FILE
-    tmp = pool.with_name(pool.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, pool)
+    write_atomic(pool, "".join(json_line(r) for r in rows))
     info = {
         "pool": str(pool),
         "config": config.to_dict(),

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import json
 import math
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..output_files import json_document, json_line, write_atomic
 from ..scoring import InputError, read_rows
 
 MAX_REPORTED_ERRORS = 10
@@ -268,12 +267,6 @@ def evaluate(samples: Sequence[StepSample], scores: Sequence[Sequence[float]], t
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # never a half-written file
-
-
 def run_step_eval(
     data: Sequence[Path],
     prm: StepScorer,
@@ -325,8 +318,8 @@ def run_step_eval(
         {"id": s.id, "subset": s.subset, "label": s.label, "predicted": p, "match": p == s.label, "step_scores": sc}
         for s, p, sc in zip(samples, preds, scores)
     ]
-    _write_atomic(output / "predictions.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    _write_atomic(output / "step_eval.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(output / "predictions.jsonl", "".join(json_line(r) for r in rows))
+    write_atomic(output / "step_eval.json", json_document(result))
     return result
 
 
