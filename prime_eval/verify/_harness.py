@@ -3,9 +3,9 @@
 Shipped as program text behind ``_wire.py`` (``code_tests.HARNESS_PROGRAM``), so it imports nothing from prime;
 what to test comes in a ``.config`` file (``code_tests.harness_config``). Processes of one run:
 
-    harness (trusted: tests, comparisons, the report on stdout)
-      `-- spawner (forked first, before the harness reads anything; forks candidate processes on request)
-            `-- candidate (loads the program, then serves calls over a socket; stdio is /dev/null)
+    harness (trusted: the tests, every comparison, the report on stdout)
+      `-- candidate (forked before the harness reads the tests; loads the program, then serves calls over two
+                     pipes; its stdio is /dev/null and it holds no other descriptor)
 
 The candidate never shares an interpreter with the tests. The harness calls it across the wire (``_wire.py``)
 with plain data and gets plain data back; anything else the candidate returns stays there, and the tests see a
@@ -15,9 +15,8 @@ it reads the tests, so another process of the same user cannot open its memory o
 ptrace it; the candidate holds neither the report descriptor nor the tests.
 
 A call that overruns the per-test limit, a candidate that dies or sends a malformed message, fails that test and
-the candidate process is killed; the next test gets a fresh one from the spawner (which never saw the tests), with
-the program loaded again. Handles of the killed process are dead: tests that kept one (LeetCode's
-``my_solution``) fail with an error.
+the candidate process is killed; the next test gets a fresh one with the program loaded again. Handles of the
+killed process are dead: tests that kept one (LeetCode's ``my_solution``) fail with an error.
 """
 
 import builtins
@@ -30,6 +29,7 @@ if __name__ != "__main__":  # imported by tests; in the box _wire.py's text come
     from ._wire import WireError, decode, encode, read_frame, write_frame
 
 PR_SET_DUMPABLE = 4
+_MAIN_CALL = "_main()"  # how HARNESS_PROGRAM ends; a fresh candidate interpreter runs the text before it
 MESSAGE_CHARS = 300
 # Builtin exceptions a candidate may raise through the wire as themselves, so that tests expecting one still work;
 # AssertionError is not among them (a candidate must not choose what counts as a failed assert), nor anything
@@ -60,7 +60,7 @@ def _on_alarm(signum, frame):
 # --- the candidate's process -------------------------------------------------------------------------------------
 
 
-def _serve(fd):
+def _serve(requests, replies):
     """Candidate side: load the program, then answer calls until the harness goes away. Everything here can be
     replaced by the candidate's own code once the program is loaded; the harness trusts none of it."""
     handles = []
@@ -75,7 +75,7 @@ def _serve(fd):
 
     while True:
         try:
-            request = read_frame(fd)
+            request = read_frame(requests)
         except WireError:
             os._exit(0)
         try:
@@ -84,7 +84,7 @@ def _serve(fd):
             reply = ["x", "StopIteration", ""]
         except BaseException as exc:
             reply = ["x", type(exc).__name__, _describe(exc)]
-        write_frame(fd, reply)
+        write_frame(replies, reply)
 
 
 def _answer(request, namespace, ref):
@@ -143,88 +143,61 @@ def _close_all_but(keep):
         os.close(null)
 
 
-# --- the spawner ------------------------------------------------------------------------------------------------
-
-
-def _spawner(sock):
-    """Forks candidate processes on request and hands the harness its end of each one's socket. It is forked
-    before the harness reads the tests, so neither it nor any candidate process ever holds them."""
-    import _socket
-
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # candidates are reaped by the kernel
-    while sock.recv(1):
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                fd = theirs.detach()
-                _close_all_but({fd})
-                _serve(fd)
-            finally:
-                os._exit(0)
-        theirs.close()
-        fd_bytes = ours.fileno().to_bytes(4, sys.byteorder, signed=True)
-        sock.sendmsg([pid.to_bytes(4, "big")], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
-        ours.close()
-    os._exit(0)
-
-
-class _Spawner:
-    def __init__(self):
-        import _socket
-
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                ours.close()
-                _close_all_but({theirs.fileno()})
-                _spawner(theirs)
-            finally:
-                os._exit(0)
-        theirs.close()
-        self.sock = ours
-
-    def spawn(self):
-        """(pid, socket fd) of a fresh candidate process."""
-        import _socket
-
-        try:
-            self.sock.send(b"s")
-            data, ancillary, _, _ = self.sock.recvmsg(4, _socket.CMSG_SPACE(4))
-        except OSError as exc:
-            raise CandidateLost(f"the spawner is gone: {exc}") from None
-        fds = [int.from_bytes(d[:4], sys.byteorder, signed=True) for level, kind, d in ancillary if len(d) >= 4]
-        if len(data) != 4 or len(fds) != 1:
-            raise CandidateLost("the spawner sent no candidate process")
-        return int.from_bytes(data, "big"), fds[0]
-
-
 # --- the harness ------------------------------------------------------------------------------------------------
 
 
 class Candidate:
     """The harness's view of the candidate process: loads the program and makes calls; a process that overruns,
-    dies or breaks the protocol is killed, and the next ``ensure`` starts a fresh one."""
+    dies or breaks the protocol is killed, and the next ``ensure`` starts a fresh one.
 
-    def __init__(self, spawner, preamble, program):
-        self.spawner, self.sources = spawner, (preamble, program)
-        self.pid, self.fd, self.generation = None, None, 0
+    The first process is forked before the harness reads the tests. Later ones cannot be forked from the harness,
+    which then holds the tests: each is a fresh interpreter (fork, then exec at once) running this program's code,
+    ``server_source``. That costs an interpreter start, paid only after a timeout or a crash."""
 
-    def ensure(self):
-        """Names the program defines (see ``_exports``) once a live candidate has loaded it."""
-        if self.fd is not None:
-            return None
-        self.pid, self.fd = self.spawner.spawn()
+    def __init__(self, server_source):
+        self.server_source = server_source
+        self.pid = self.fds = None
+        self.generation = 0
+        self.sources = None
+        self._start(fresh_interpreter=False)
+
+    def _start(self, fresh_interpreter):
+        to_child, from_child = os.pipe(), os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ends = (os.dup(to_child[0]), os.dup(from_child[1]))
+                if fresh_interpreter:
+                    os.dup2(ends[0], 3)
+                    os.dup2(ends[1], 4)
+                    _close_all_but({3, 4})
+                    os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", "-c", self.server_source])
+                _close_all_but(set(ends))
+                _serve(*ends)
+            finally:
+                os._exit(0)
+        os.close(to_child[0])
+        os.close(from_child[1])
+        self.pid, self.fds = pid, (to_child[1], from_child[0])
         self.generation += 1
+
+    def ensure(self, preamble=None, program=None):
+        """Load the program (remembered for later processes) into a live candidate; the names it defines (see
+        ``_exports``) when this call loaded it, else None."""
+        if program is not None:
+            self.sources = (preamble, program)
+        elif self.fds is not None:
+            return None
+        if self.fds is None:
+            self._start(fresh_interpreter=True)
         return self.request("load", *self.sources)
 
     def request(self, *message):
-        if self.fd is None:
+        if self.fds is None:
             raise CandidateLost("the candidate process was killed by an earlier failure")
         try:
-            write_frame(self.fd, list(message))
-            outcome, value = self._reply(read_frame(self.fd))
+            write_frame(self.fds[0], list(message))
+            outcome, value = self._reply(read_frame(self.fds[1]))
         except (WireError, OSError) as exc:
             self.kill()
             raise CandidateLost(f"the candidate broke the protocol or died: {exc}") from None
@@ -248,13 +221,15 @@ class Candidate:
         return Remote(self, ["h", key], self.generation)
 
     def kill(self):
-        if self.fd is not None:
+        if self.fds is not None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
             except OSError:
                 pass
-            os.close(self.fd)
-        self.pid = self.fd = None
+            for fd in self.fds:
+                os.close(fd)
+        self.pid = self.fds = None
 
 
 def _all_str(items):
@@ -356,14 +331,27 @@ def _forget_run_request():
         frame = frame.f_back
 
 
+def _read(path):
+    """A file's bytes without the io stack: each page of the interpreter that this run touches is copied."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _main():
     json = __import__("json")
     _forget_run_request()
-    spawner = _Spawner()  # first: the spawner and every candidate are copies of a process that holds no tests
+    program_text = _read(__file__).decode()
+    # First, before the tests are read: the candidate process is a copy of one that never held them.
+    candidate = Candidate(program_text[: program_text.rindex(_MAIN_CALL)] + "_serve(3, 4)\n")
     if ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE) failed")
-    with open(".config", "rb") as f:
-        config = json.loads(f.read())
+    config = json.loads(_read(".config"))
     os.unlink(".config")
     os.unlink(__file__)
 
@@ -388,11 +376,10 @@ def _main():
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     trusted = {"__name__": "tests", "__builtins__": builtins}
-    candidate = Candidate(spawner, config["preamble"], config["program"])
     namespace = {}
 
     def load():
-        exports = candidate.ensure()
+        exports = candidate.ensure(config["preamble"], config["program"])
         for source, name in ((config["preamble"], "<preamble>"), (config["prompt"], "<prompt>")):
             exec(compile(source, name, "exec"), trusted)
         namespace.update(_test_namespace(exports, trusted, config["entry_point"], candidate))
@@ -413,7 +400,6 @@ def _main():
                 break
     report("end", "done")
     candidate.kill()
-    os.kill(spawner.pid, signal.SIGKILL)
     os._exit(0)
 
 

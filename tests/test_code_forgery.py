@@ -1,0 +1,282 @@
+"""Hostile candidates against real HumanEval, MBPP and LeetCode tasks: none may earn a single passed test.
+
+Each candidate is what an RL-trained policy could emit without solving anything: it attacks the harness (forged
+reports, patched interpreter, tracing, frame and heap walks, signals, floods, forged wire messages) or returns an
+object whose own methods would say "equal". A candidate defines the task's function (``{name}``) where the attack
+needs one; for LeetCode a ``Solution`` whose every method is that function.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from prime_eval.code_scoring import load_code_tasks
+from prime_eval.verify import verify_batch
+from prime_eval.verify.code import CodeConfig, CodeVerifier
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+VERIFIER = CodeVerifier(CodeConfig(timeout_s=6, test_timeout_s=2))
+
+# Every forged report line a harness has ever accepted, for indices far past any task's test count.
+_FORGED = "".join(f'{i} pass ""\n' for i in range(400)) + 'end done ""\n'
+FORGE = f"""
+import os, sys
+LINES = {_FORGED!r}
+def forge():
+    for fd in range(64):
+        try:
+            os.write(fd, LINES.encode())
+        except OSError:
+            pass
+    for pid in os.listdir("/proc"):
+        for path in (f"/proc/{{pid}}/fd/1", f"/proc/{{pid}}/mem"):
+            try:
+                with open(path, "w") as f:
+                    f.write(LINES)
+            except (OSError, ValueError):
+                pass
+    f = sys._getframe()
+    while f is not None:
+        for value in list(f.f_locals.values()):
+            if callable(value) and getattr(value, "__name__", "") in ("report", "write"):
+                try:
+                    value(0, "pass")
+                except Exception:
+                    pass
+        f = f.f_back
+    os._exit(0)
+"""
+
+ATTACKS = {
+    "forged report + os._exit at load": (FORGE + "forge()", "None"),
+    "forged report + os._exit inside the call": (FORGE, "forge()"),
+    "rebinding the harness's helpers via __main__": (
+        "import __main__, builtins\n"
+        "for n in list(vars(__main__)):\n"
+        "    if not n.startswith('__') and callable(getattr(__main__, n)):\n"
+        "        setattr(__main__, n, lambda *a, **k: True)\n"
+        "builtins.AssertionError = type('Never', (Exception,), {})",
+        "None",
+    ),
+    "patching builtins.exec and compile": (
+        "import builtins\n_c = builtins.compile\n"
+        "builtins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, **k: _c('pass', 'x', 'exec')",
+        "None",
+    ),
+    "sys.settrace skipping the rest of every frame": (
+        "import sys, threading\n"
+        "def tracer(frame, event, arg):\n"
+        "    if event == 'line' and frame.f_code.co_filename.startswith('<'):\n"
+        "        try:\n"
+        "            frame.f_lineno = max(line for _, _, line in frame.f_code.co_lines() if line)\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "    return tracer\n"
+        "sys.settrace(tracer)\nthreading.settrace(tracer)",
+        "None",
+    ),
+    "gc walk: call report closures, empty the tests": (
+        "import gc\n"
+        "for o in gc.get_objects():\n"
+        "    if callable(o) and getattr(o, '__name__', '') in ('report', 'bounded', 'run_test'):\n"
+        "        try:\n"
+        "            o(0, 'pass')\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "    elif isinstance(o, dict) and 'tests' in o:\n"
+        "        o['tests'] = []\n"
+        "    elif isinstance(o, list) and any(isinstance(x, str) and 'assert' in x for x in o):\n"
+        "        o[:] = ['pass'] * len(o)",
+        "None",
+    ),
+    "thread forging reports from sys._current_frames()": (
+        FORGE + "import threading, time\n"
+        "def spy():\n"
+        "    for _ in range(200):\n"
+        "        for frame in sys._current_frames().values():\n"
+        "            while frame is not None:\n"
+        "                if 'report' in frame.f_locals or 'nonce' in frame.f_locals:\n"
+        "                    forge()\n"
+        "                frame = frame.f_back\n"
+        "        for fd in (1, 2):\n"
+        "            try:\n"
+        "                os.write(fd, LINES.encode())\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        time.sleep(0.005)\n"
+        "threading.Thread(target=spy, daemon=True).start()",
+        "None",
+    ),
+    "reading the tests from frames and the heap, answering from them": (
+        "import gc, sys, re, ast\nTABLE = {}\n"
+        "def harvest(text):\n"
+        "    for m in re.finditer(r'(\\w+)\\((.*?)\\)\\s*==\\s*(.+)', text):\n"
+        "        try:\n"
+        "            TABLE[m.group(2).replace(' ', '')] = ast.literal_eval(m.group(3).strip())\n"
+        "        except Exception:\n"
+        "            pass\n"
+        "texts = [o for o in gc.get_objects() for o in (o.values() if isinstance(o, dict) else o if isinstance(o, "
+        "(list, tuple)) else ()) if isinstance(o, str) and '==' in o]\n"
+        "f = sys._getframe()\n"
+        "while f is not None:\n"
+        "    texts += [v for v in f.f_locals.values() if isinstance(v, str)]\n"
+        "    texts += [v2 for v in f.f_locals.values() if isinstance(v, dict) for v2 in v.values() if isinstance(v2, str)]\n"
+        "    f = f.f_back\n"
+        "for t in texts:\n"
+        "    harvest(t)",
+        "TABLE.get(','.join(repr(a) for a in args).replace(' ', ''), -987654321)",
+    ),
+    "Fraction via object.__new__ with an always-equal int numerator": (
+        "import fractions\n"
+        "class Yes(int):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n"
+        "    __hash__ = int.__hash__\n"
+        "def forged():\n"
+        "    f = object.__new__(fractions.Fraction)\n"
+        "    f._numerator, f._denominator = Yes(-987654321), Yes(1)\n"
+        "    return f",
+        "forged()",
+    ),
+    "__sub__ and __abs__ that return 0.0": (
+        "class Zero:\n"
+        "    def __sub__(self, other):\n        return 0.0\n"
+        "    __rsub__ = __sub__\n"
+        "    def __abs__(self):\n        return 0.0\n"
+        "    def __lt__(self, other):\n        return True",
+        "Zero()",
+    ),
+    "__eq__ always True": (
+        "class Yes:\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n"
+        "    __hash__ = object.__hash__\n"
+        "    def __bool__(self):\n        return True",
+        "Yes()",
+    ),
+    "a generator where a value is expected": ("", "(x for x in [])"),
+    "shadowing the builtins the tests use": (
+        "abs = lambda *a: 0.0\nlen = lambda *a: 0\nsorted = set = list = tuple = lambda *a: -987654321\n"
+        "isinstance = lambda *a: True\nround = lambda *a, **k: -987654321\nmath = None\npoly = lambda *a: 0.0",
+        "-987654321",
+    ),
+    "killing and signalling every other process": (
+        "import os, signal\n"
+        "def strike():\n"
+        "    for pid in [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+        "        for sig in (signal.SIGALRM, signal.SIGSTOP, signal.SIGKILL):\n"
+        "            try:\n"
+        "                os.kill(pid, sig)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    for target in (os.getppid(), 1, -1):\n"
+        "        try:\n"
+        "            os.kill(target, signal.SIGKILL)\n"
+        "        except OSError:\n"
+        "            pass",
+        "strike()",
+    ),
+    "flooding every descriptor": (
+        "import os\n"
+        "def flood():\n"
+        "    block = b'\\x7f' * (1 << 20)\n"
+        "    for _ in range(64):\n"
+        "        for fd in range(64):\n"
+        "            try:\n"
+        "                os.write(fd, block)\n"
+        "            except OSError:\n"
+        "                pass",
+        "flood()",
+    ),
+    "forged and malformed wire frames": (
+        "import os, json\n"
+        "def frames():\n"
+        "    bad = [b'\\xff\\xff\\xff\\xff', b'\\x00\\x00\\x00\\x02{}']\n"
+        "    for reply in (['v', {'a': 1}], ['x', 'AssertionError', ''], ['v', ['h', -1]], ['v', ['n', 'x']],\n"
+        "                  ['v', ['F', True, 1]], ['v', ['d', ['l'], 1]], ['v', ['l'] * 5000], ['v', ['zz', 1]]):\n"
+        "        body = json.dumps(reply).encode()\n"
+        "        bad.append(len(body).to_bytes(4, 'big') + body)\n"
+        "    for fd in range(3, 64):\n"
+        "        for frame in bad:\n"
+        "            try:\n"
+        "                os.write(fd, frame)\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    os._exit(0)",
+        "frames()",
+    ),
+}
+
+
+def _program(benchmark: str, name: str, attack: tuple[str, str]) -> str:
+    setup, value = attack
+    if benchmark == "leetcode":
+        body = f"class Solution:\n    def __getattr__(self, _):\n        return lambda *args, **kwargs: {value}\n"
+    else:
+        body = f"def {name}(*args, **kwargs):\n    return {value}\n"
+    return f"```python\n{textwrap.dedent(setup)}\n\n{body}```"
+
+
+def _rows(benchmark: str) -> dict[str, dict]:
+    path = {"humaneval": "humaneval/HumanEval.jsonl", "mbpp": "mbpp/new_mbpp.json"}.get(benchmark)
+    if path is None:
+        return {}
+    text = (DATA / path).read_text()
+    rows = json.loads(text) if path.endswith(".json") else [json.loads(line) for line in text.splitlines() if line]
+    return {str(row["task_id"]): row for row in rows}
+
+
+def _entry(benchmark: str, row: dict | None) -> str:
+    """The function a task's tests call: HumanEval's entry point; MBPP's, the reference's function they name."""
+    if benchmark == "humaneval":
+        return row["entry_point"]
+    if benchmark == "mbpp":
+        defined = {n.name for n in ast.parse(row["code"]).body if isinstance(n, ast.FunctionDef)}
+        return next(name for name in defined if any(f"{name}(" in test for test in row["test_list"]))
+    return "Solution"
+
+
+def _scores(benchmark: str, ids: list[str], attacks: dict[str, tuple[str, str]]) -> dict[tuple[str, str], int]:
+    tasks, rows = load_code_tasks(benchmark, DATA), _rows(benchmark)
+    pairs = [(task_id, label) for task_id in ids for label in attacks]
+    responses = [_program(benchmark, _entry(benchmark, rows.get(t)), attacks[label]) for t, label in pairs]
+    verdicts = verify_batch(VERIFIER, responses, [tasks[t] for t, _ in pairs], timeout_s=15, progress=False)
+    return {pair: v.details.get("passed", 0) for pair, v in zip(pairs, verdicts)}
+
+
+# Tasks whose tests use abs() and the prompt's own helpers (HumanEval 2, 32), sets, a builtin-named function (MBPP
+# 126), a Solution instance kept across asserts and linked lists built by the tests (LeetCode).
+SAMPLE = {
+    "humaneval": ["HumanEval/0", "HumanEval/2", "HumanEval/32"],
+    "mbpp": ["2", "126", "17"],
+    "leetcode": [
+        "weekly-contest-381-minimum-number-of-pushes-to-type-word-i",
+        "weekly-contest-358-double-a-number-represented-as-a-linked-list",
+    ],
+}
+
+
+@pytest.mark.parametrize("benchmark", list(SAMPLE))
+def test_no_hostile_candidate_passes_a_single_test(benchmark):
+    scores = _scores(benchmark, SAMPLE[benchmark], ATTACKS)
+    earned = {pair: passed for pair, passed in scores.items() if passed}
+    assert not earned, earned
+
+
+# The red team's constant responses: no knowledge of the task beyond its function's name.
+CONSTANT = ["forged report + os._exit at load", "Fraction via object.__new__ with an always-equal int numerator"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", list(SAMPLE))
+def test_constant_attacks_score_zero_on_every_task(benchmark):
+    ids = list(load_code_tasks(benchmark, DATA))
+    scores = _scores(benchmark, ids, {label: ATTACKS[label] for label in CONSTANT})
+    earned = {pair: passed for pair, passed in scores.items() if passed}
+    assert not earned, earned
