@@ -57,13 +57,14 @@ def prepare_output_dir(path: Path) -> None:
         raise os_error(path, exc) from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once: a reader sees the old file or the new one, and a failed write
-    (disk full) leaves the old file and no temporary one."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` (text is written as UTF-8) all at once: a reader sees the old file or the
+    new one, and a failed write (disk full) leaves the old file and no temporary one."""
     tmp = path.with_name(path.name + ".tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(text)
+        with tmp.open("wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -6,10 +6,12 @@ the plot is skipped with a one-line warning instead of failing a bench whose num
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..output_files import prepare_output_dir, write_atomic
 from .metrics import METRICS
 
 LABELS = {
@@ -61,7 +63,9 @@ def plot_bon(result: dict[str, Any], path: Path) -> Path | None:
     settings = ", ".join(f"{k}={v}" for k, v in rm.items() if k != "name" and not isinstance(v, (dict, list)))
     fig.suptitle(f"Best-of-N: {rm.get('name', '?')}" + (f" ({settings})" if settings else ""))
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
+    prepare_output_dir(path.parent)
+    write_atomic(path, image.getvalue())  # a full disk leaves no half-drawn bon.png
     return path
