@@ -117,6 +117,11 @@ def _fresh_tree(workroot, size):
         _mount(os.path.join(STAGE, part), target, None, MS_BIND, None)
     _check(_umount2(STAGE.encode(), MNT_DETACH), "umount stage")
     _mount("proc", "/proc", "proc", PROC_FLAGS, None)
+    # SysV segments then go with the last process attached to them, before init is reaped, rather than with the
+    # ipc namespace, whose teardown is asynchronous: the next run gets their memory back in time.
+    fd = os.open("/proc/sys/kernel/shm_rmid_forced", os.O_WRONLY)
+    os.write(fd, b"1")
+    os.close(fd)
     for name in PROC_READ_ONLY:
         path = "/proc/" + name
         try:
