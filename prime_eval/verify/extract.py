@@ -7,6 +7,7 @@ All scans are linear in the response length, so a 100 kB response costs microsec
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 
 from .math_spans import math_span
@@ -172,11 +173,10 @@ def _after_phrase(text: str) -> str | None:
     minerva = _minerva(text)
     if minerva is not None:
         return minerva
-    last = None
-    for last in _PHRASES.finditer(text):
-        pass
-    if last is None:
+    hits = deque(_PHRASES.finditer(text), maxlen=1)  # the last phrase, without keeping every match
+    if not hits:
         return None
+    last = hits[0]
     rest = text[last.end() :].lstrip(" \t:")
     rest = rest.lstrip("\n")
     line = rest.split("\n", 1)[0] if not rest.startswith(("$$", "\\[")) else rest

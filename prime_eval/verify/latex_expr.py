@@ -238,8 +238,14 @@ class _Num:
         o = other.v if isinstance(other, _Num) else _lift(other).v
         a, b = self.v, o
         if _exact(a) and _exact(b):
+            # The numerator and denominator of a sum, product or quotient have at most the two sides' bits together.
+            if exact_bits(a) + exact_bits(b) > 2 * MAX_RESULT_BITS:
+                raise TooLarge("exact value too large")
             return _Num(op(a, b))
-        return _Num(op(complex(a), complex(b)))
+        try:
+            return _Num(op(complex(a), complex(b)))
+        except OverflowError as exc:  # an exact side beyond the float range
+            raise TooLarge(str(exc)) from exc
 
     def __add__(self, o):
         return self._bin(o, lambda a, b: a + b)
@@ -290,10 +296,15 @@ def _lift(x) -> _Num:
     return _Num(complex(x))
 
 
+def exact_bits(x: Fraction) -> int:
+    """Bits of the larger of numerator and denominator: the cost and, for integers, the magnitude of ``x``."""
+    return max(x.numerator.bit_length(), x.denominator.bit_length(), 1)
+
+
 def _pow(base: Value, exp: Value) -> _Num:
     if _exact(base) and _exact(exp) and exp.denominator == 1:
         e = exp.numerator
-        bits = max(base.numerator.bit_length(), base.denominator.bit_length(), 1)
+        bits = exact_bits(base)
         if abs(e) > MAX_EXPONENT or abs(e) * bits > MAX_RESULT_BITS:
             if abs(base) in (0, 1):
                 return _Num(base**e if base != 0 or e > 0 else Fraction(0))
@@ -319,13 +330,17 @@ def _exact_root(x: Fraction, n: int) -> Fraction | None:
 
 
 def _int_root(k: int, n: int) -> int | None:
-    if k.bit_length() > 4000:
-        return None
-    r = round(k ** (1.0 / n)) if k.bit_length() < 1000 else int(math.isqrt(k) if n == 2 else round(k ** (1.0 / n)))
-    for c in (r - 1, r, r + 1):
-        if c >= 0 and c**n == k:
-            return c
-    return None
+    """The integer ``r`` with ``r**n == k``, or ``None``: integer Newton iteration, exact at any size (a float
+    estimate overflows past 1e308 and is inexact past 2**53)."""
+    if k < 2:
+        return k
+    r = 1 << -(-k.bit_length() // n)  # >= the real root
+    while True:
+        nxt = ((n - 1) * r + k // r ** (n - 1)) // n
+        if nxt >= r:
+            break
+        r = nxt
+    return r if r**n == k else None
 
 
 def _fact(n: _Num) -> _Num:
@@ -338,6 +353,8 @@ def _binom(n: _Num, k: _Num) -> _Num:
     """n choose k for a whole k, as the falling factorial n (n-1) ... (n-k+1) / k!, so n may be any value."""
     if not (_exact(k.v) and k.v.denominator == 1 and 0 <= k.v <= MAX_FACTORIAL):
         raise Unsupported("binomial with a non-integer k")
+    if _exact(n.v) and int(k.v) * (exact_bits(n.v) + 1) > MAX_RESULT_BITS:
+        raise TooLarge("binomial too large to evaluate exactly")  # k factors of n's size each
     result = _Num(Fraction(1))
     for j in range(int(k.v)):
         result = result * (n - _Num(Fraction(j)))

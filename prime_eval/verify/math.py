@@ -10,12 +10,14 @@ from typing import Any
 from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
 from .base import Status, Verdict
 from .extract import ExtractionConfig, extract_answer, last_boxed
-from .latex_expr import TooLarge, compile_latex, evaluate
+from .latex_expr import TooLarge, compile_latex, evaluate, exact_bits
 from .latex_normalize import compact, normalize
 from .math_compare import CompareConfig, Comparer, Undecidable, is_assignment
 
-VERSION = "1.0"
+VERSION = "1.1"
 PERCENT_MODES = ("strip", "value")
+# Past this a number's key keeps its spelling: decimal digits of a huge integer cost quadratic time to print.
+KEY_MAX_BITS = 4_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class MathConfig:
     compare: CompareConfig = field(default_factory=CompareConfig)
     strip_units: bool = True
     percent: str = "strip"
+    max_answer_chars: int = 2_000  # ten times the longest gold of the benchmarks (210); longer is not graded
 
     def __post_init__(self):
         if self.percent not in PERCENT_MODES:
@@ -56,7 +59,7 @@ def canonical_key(a: Answer) -> str:
                 value = evaluate(compiled)
             except (TooLarge, ZeroDivisionError, ValueError, OverflowError):
                 value = None
-            if isinstance(value, Fraction):
+            if isinstance(value, Fraction) and exact_bits(value) <= KEY_MAX_BITS:
                 return str(value)
         return compact(a.latex)
     if isinstance(a, Choice):
@@ -109,6 +112,10 @@ class MathVerifier:
         extraction = extract_answer(response, self.config.extraction)
         if extraction.answer is None:
             return Verdict.failed(Status.NO_ANSWER, f"no final answer found ({extraction.source})", gold=golds[0])
+        if len(extraction.answer) > self.config.max_answer_chars:
+            reason = f"answer longer than {self.config.max_answer_chars} characters: not graded"
+            details = {"extracted": extraction.answer[:200], "source": extraction.source, "reason": reason}
+            return Verdict(False, 0.0, Status.WRONG, None, {**details, "gold": golds[0]})
         pred_norm, pred = prepare(extraction.answer, self.config.strip_units, self.config.percent)
         details: dict[str, Any] = {
             "extracted": extraction.answer,
@@ -118,6 +125,14 @@ class MathVerifier:
         if not pred_norm:
             return Verdict(False, 0.0, Status.NO_ANSWER, None, {**details, "reason": "empty answer"})
         comparer = Comparer(self.config.compare)
+        try:
+            inconsistent = isinstance(pred, Relation) and not comparer.consistent_chain(pred)
+        except Undecidable:
+            inconsistent = True
+        if inconsistent:  # "x = 1 = 2 = 5" states no answer, whatever its last part is
+            return Verdict(
+                False, 0.0, Status.NO_ANSWER, None, {**details, "reason": "inconsistent chain of equalities"}
+            )
         if extraction.boxes > 1 and isinstance(pred, Seq) and _all_equal(comparer, pred.items):
             pred = pred.items[0]  # "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}": one value, twice
         key = canonical_key(pred)
@@ -138,6 +153,8 @@ class MathVerifier:
     def equivalent(self, gold: str, pred: str) -> bool:
         """Compare two bare answers (no extraction): ``equivalent("\\frac12", "0.5")``."""
         _, g = prepare(gold, self.config.strip_units, self.config.percent)
+        if len(pred) > self.config.max_answer_chars:
+            return False
         _, p = prepare(pred, self.config.strip_units, self.config.percent)
         return Comparer(self.config.compare).equal(g, p)
 

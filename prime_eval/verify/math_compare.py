@@ -20,6 +20,11 @@ from .latex_normalize import compact
 
 # Tolerance for two exact closed forms evaluated in floating point (sqrt(8) vs 2 sqrt(2)).
 FLOAT_REL_TOL = 1e-9
+# Below this a float may be rounding noise of an exact zero (sin(pi) = 1.2e-16).
+_NOISE = 1e-13
+_TOO_LARGE = object()
+# A number written with a decimal point or an exponent: "0.5", "1.2e8", "3E-2".
+_DECIMAL = re.compile(r"\d\.\d|\d\.(?!\d)|\.\d|\d[eE][-+]?\d")
 _FLIP = {"<": ">", ">": "<", "\\le ": "\\ge ", "\\ge ": "\\le ", "=": "=", "\\ne ": "\\ne "}
 _INFINITIES = {"\\infty": "+", "+\\infty": "+", "-\\infty": "-", "oo": "+", "-oo": "-", "infty": "+", "-infty": "-"}
 
@@ -49,12 +54,14 @@ class CompareConfig:
     relation_vs_interval: bool = True
     assignment_vs_value: bool = True
     list_matches_tuple: bool = True
+    max_symbolic_calls: int = 12  # per verify call: each costs up to ~0.1 s, an answer may hold hundreds of parts
 
 
 class Comparer:
     def __init__(self, config: CompareConfig):
         self.config = config
         self.method = "string"  # the strongest evidence used by the last equal() call
+        self.symbolic_calls = 0
 
     def equal(self, gold: Answer, pred: Answer) -> bool:
         if gold == pred:
@@ -136,6 +143,8 @@ class Comparer:
             return self._relations_equal(g, p)
         rel, other = (g, p) if isinstance(g, Relation) else (p, g)
         if c.assignment_vs_value and is_assignment(rel):
+            if not self.consistent_chain(rel):
+                return False
             return self.equal(rel.parts[-1], other) if rel is g else self.equal(other, rel.parts[-1])
         if c.relation_vs_interval and isinstance(other, (Seq, Union)):
             as_interval = _relation_to_interval(rel)
@@ -143,9 +152,18 @@ class Comparer:
                 return self.equal(as_interval, other) if rel is g else self.equal(other, as_interval)
         return False
 
+    def consistent_chain(self, r: Relation) -> bool:
+        """Whether every variable-free part of a chain of equalities has the same value: ``x = 2+3 = 5`` is
+        consistent, ``x = 1 = 2 = 5`` is not (it states no answer). Parts with variables are steps of a
+        derivation and are not checked; a chain with another relation (``<``) is not a chain of values."""
+        if any(op != "=" for op in r.ops):
+            return True
+        closed = [q for q in r.parts if isinstance(q, Scalar) and symbolic.free_letters(q.latex) == frozenset()]
+        return all(self.equal(closed[-1], q) for q in closed[:-1])
+
     def _relations_equal(self, g: Relation, p: Relation) -> bool:
         if is_assignment(g) and is_assignment(p) and _text_key(g.parts[0]) == _text_key(p.parts[0]):
-            return self.equal(g.parts[-1], p.parts[-1])
+            return self.consistent_chain(p) and self.equal(g.parts[-1], p.parts[-1])
         for cand in (p, Relation(p.parts[::-1], tuple(_FLIP[o] for o in p.ops[::-1]))):
             if cand.ops == g.ops and self._ordered(g.parts, cand.parts):
                 return True
@@ -197,19 +215,31 @@ class Comparer:
         if letters_g is not None and letters_p is not None and letters_g != letters_p:
             self.method = "variables"
             return False
-        try:
-            a, b = symbolic.to_sympy(g), symbolic.to_sympy(p)
-        except symbolic.ParseFailure:
+        self.symbolic_calls += 1
+        if self.symbolic_calls > self.config.max_symbolic_calls:
+            raise Undecidable(f"more than {self.config.max_symbolic_calls} symbolic comparisons in one answer")
+        a, b = _sympy_or_too_large(g), _sympy_or_too_large(p)
+        if a is _TOO_LARGE and b is _TOO_LARGE:
+            raise Undecidable("both values are too large to evaluate")
+        if a is None or b is None or _TOO_LARGE in (a, b):
             return False
         self.method = "symbolic"
+        gold_integer = bool(getattr(a, "is_Integer", False))
+        tol = self._tolerance(_DECIMAL.search(g) is not None, _DECIMAL.search(p) is not None, gold_integer)
         try:
-            return symbolic.sympy_equal(a, b, self.config.rel_tol, seed=zlib.crc32((g + "\0" + p).encode()))
+            return symbolic.sympy_equal(a, b, tol, seed=zlib.crc32((g + "\0" + p).encode()))
         except (TypeError, ValueError, AttributeError, ArithmeticError):
             return False  # sympy cannot evaluate one side (an unevaluated gcd of symbols, say): not shown equal
 
+    def _tolerance(self, gold_decimal: bool, pred_decimal: bool, gold_integer: bool) -> float:
+        """Relative tolerance between two values: 0 for an integer gold against a decimal (``1.234567e8`` is not
+        123456789), ``rel_tol`` when either side is written as a decimal, else float noise only."""
+        if gold_integer and pred_decimal:
+            return 0.0
+        return self.config.rel_tol if (gold_decimal or pred_decimal) else FLOAT_REL_TOL
+
     def _fast(self, g: str, p: str, cg, cp) -> bool | None:
         """Decide by value in the fast subset; ``None`` when a value needs more than it can compute."""
-        tol = self.config.rel_tol if (cg.has_decimal or cp.has_decimal) else FLOAT_REL_TOL
         if not cg.symbols and not cp.symbols:
             try:
                 a, b = _value_or_none(cg), _value_or_none(cp)
@@ -222,9 +252,10 @@ class Comparer:
             if a is None or b is None:
                 return False
             self.method = "exact" if isinstance(a, Fraction) and isinstance(b, Fraction) else "numeric"
-            return _values_equal(a, b, tol)
+            return self._numbers_equal(a, b, cg.has_decimal, cp.has_decimal)
         # Over the union of both sides' variables, so that an identity (sin^2 x + cos^2 x = 1) is found equal and
         # an expression in another variable (x + 1 vs y + 1) is not.
+        tol = max(self._tolerance(cg.has_decimal, cp.has_decimal, False), FLOAT_REL_TOL)
         self.method = "numeric"
         checked = 0
         for env in _points(cg.symbols | cp.symbols, g + "\0" + p):
@@ -232,12 +263,28 @@ class Comparer:
                 a, b = evaluate(cg, env), evaluate(cp, env)
             except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
                 continue
-            if not _values_equal(a, b, max(tol, FLOAT_REL_TOL)):
+            if not _values_equal(a, b, tol):
                 return False
             checked += 1
             if checked >= 3:
                 return True
         return False if checked else None
+
+    def _numbers_equal(self, a: Value, b: Value, gold_decimal: bool, pred_decimal: bool) -> bool | None:
+        """Gold ``a`` against prediction ``b``: exact when both are rational and the gold is an integer (or neither
+        is written as a decimal); a float near an exact zero is left to the symbolic path (``None``), since float
+        noise (sin(pi) = 1e-16) and a tiny true value (sin(10^{-20})) look the same here."""
+        gold_integer = isinstance(a, Fraction) and a.denominator == 1
+        tol = self._tolerance(gold_decimal, pred_decimal, gold_integer)
+        if isinstance(a, Fraction) and isinstance(b, Fraction):
+            return a == b or (tol > FLOAT_REL_TOL and abs(a - b) <= Fraction(repr(tol)) * max(abs(a), abs(b)))
+        try:
+            ca, cb = complex(a), complex(b)
+        except OverflowError:
+            return False  # an exact value beyond the float range against a float: far apart
+        if min(abs(ca), abs(cb)) == 0 and max(abs(ca), abs(cb)) < _NOISE:
+            return None
+        return tol > 0 and _close(ca, cb, tol)
 
 
 def _value_or_none(compiled) -> Value | None:
@@ -249,21 +296,31 @@ def _value_or_none(compiled) -> Value | None:
 
 
 def _values_equal(a: Value, b: Value, tol: float) -> bool:
+    """Two values at one evaluation point of an expression with variables."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
-        if a == b:
-            return True
-        if tol <= FLOAT_REL_TOL:
-            return False
-    return _close(complex(a), complex(b), tol)
+        return a == b or (tol > FLOAT_REL_TOL and abs(a - b) <= Fraction(repr(tol)) * max(abs(a), abs(b)))
+    try:
+        ca, cb = complex(a), complex(b)
+    except OverflowError:
+        return False
+    if min(abs(ca), abs(cb)) == 0 and max(abs(ca), abs(cb)) < _NOISE:
+        return True  # float noise around an exact zero at one point, e.g. sin(pi x) at x = 1
+    return _close(ca, cb, tol)
 
 
 def _close(a: complex, b: complex, tol: float) -> bool:
     scale = max(abs(a), abs(b))
-    if scale == 0:
-        return True
-    if min(abs(a), abs(b)) == 0 and scale < 1e-13:
-        return True  # float noise around an exact zero, e.g. sin(pi)
-    return abs(a - b) <= tol * scale
+    return scale == 0 or abs(a - b) <= tol * scale
+
+
+def _sympy_or_too_large(latex: str):
+    """The sympy value, ``_TOO_LARGE`` when it is too costly to evaluate, ``None`` when it cannot be parsed."""
+    try:
+        return symbolic.to_sympy(latex)
+    except symbolic.TooCostly:
+        return _TOO_LARGE
+    except symbolic.ParseFailure:
+        return None
 
 
 def _points(symbols: frozenset[str], seed_text: str):

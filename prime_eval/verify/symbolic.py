@@ -14,6 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from .answer_parse import nesting_depth
+from .sympy_size import TooCostly, check_size
+
+__all__ = ["ParseFailure", "TooCostly", "free_letters", "sympy_equal", "to_sympy"]
 
 MAX_LATEX_CHARS = 600
 MAX_NESTING = 40
@@ -49,17 +52,24 @@ def free_letters(latex: str) -> frozenset[str] | None:
 
 @lru_cache(maxsize=16384)
 def to_sympy(latex: str) -> Any:
-    """A sympy object for the LaTeX string (cached: golds repeat once per sample)."""
+    """A sympy object for the LaTeX string (cached: golds repeat once per sample).
+
+    Parsed with sympy's evaluation off, so that nothing is computed before ``sympy_size`` has bounded its cost
+    (``TooCostly`` otherwise); only then evaluated.
+    """
     if len(latex) > MAX_LATEX_CHARS or nesting_depth(latex) > MAX_NESTING:
         raise ParseFailure("answer too long or too deeply nested for symbolic parsing")
     from latex2sympy2_extended import latex2sympy
+    from sympy.core.parameters import evaluate
 
     try:
-        expr = latex2sympy(latex)
+        with evaluate(False):
+            expr = latex2sympy(latex)
     except Exception as exc:  # the parser raises many types for malformed input
         raise ParseFailure(f"{type(exc).__name__}: {exc}") from exc
+    check_size(expr)
     try:
-        return expr.doit()  # the parser leaves some values unevaluated: \gcd(12, 18) stays gcd(12, 18)
+        return expr.doit()  # evaluates the parse tree: \gcd(12, 18) -> 6, 2 \cdot 3 -> 6
     except Exception:
         return expr
 
