@@ -11,16 +11,19 @@ from __future__ import annotations
 import ast
 import json
 import textwrap
+from collections import OrderedDict, deque
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from prime_eval.code_scoring import load_code_tasks
-from prime_eval.verify import verify_batch
+from prime_eval.verify import _wire, verify_batch
 from prime_eval.verify.code import CodeConfig, CodeVerifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 VERIFIER = CodeVerifier(CodeConfig(timeout_s=6, test_timeout_s=2))
 
 # Every forged report line a harness has ever accepted, for indices far past any task's test count.
@@ -262,6 +265,7 @@ SAMPLE = {
 }
 
 
+@needs_data
 @pytest.mark.parametrize("benchmark", list(SAMPLE))
 def test_no_hostile_candidate_passes_a_single_test(benchmark):
     scores = _scores(benchmark, SAMPLE[benchmark], ATTACKS)
@@ -274,9 +278,132 @@ CONSTANT = ["forged report + os._exit at load", "Fraction via object.__new__ wit
 
 
 @pytest.mark.slow
+@needs_data
 @pytest.mark.parametrize("benchmark", list(SAMPLE))
 def test_constant_attacks_score_zero_on_every_task(benchmark):
     ids = list(load_code_tasks(benchmark, DATA))
     scores = _scores(benchmark, ids, {label: ATTACKS[label] for label in CONSTANT})
     earned = {pair: passed for pair, passed in scores.items() if passed}
     assert not earned, earned
+
+
+# Counts the bytes of a test's text in the candidate's own memory, against a control string of the same shape that
+# no test holds: both are built at run time, so each is found once in the candidate's own copy of it.
+MEMORY_SCAN = """
+def has_close_elements(numbers, threshold):
+    needles = [bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.3")), bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.7"))]
+    counts = [0, 0]
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb") as mem:
+        for line in maps:
+            fields = line.split()
+            if "r" not in fields[1]:
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            counts = [count + data.count(needle) for count, needle in zip(counts, needles)]
+    raise ValueError(f"test text {counts[0]}, control {counts[1]}")
+"""
+
+
+@needs_data
+@pytest.mark.xfail(
+    strict=True,
+    reason="the sandbox's runner and init hold each request (this run's tests; earlier runs' in freed heap) in "
+    "memory that every process of a run is forked from: a candidate that scans its own memory finds them. Needs "
+    "the box to hand a run its files without them passing through memory the program is forked from.",
+)
+def test_the_candidate_cannot_find_the_tests_in_its_own_memory():
+    task = load_code_tasks("humaneval", DATA)["HumanEval/0"]
+    assert "3.9, 4.0, 5.0, 2.2], 0.3" in task.tests[0]
+    verdict = VERIFIER.verify(f"```python\n{MEMORY_SCAN}\n```", task)
+    message = verdict.details["tests"][0]["message"]
+    assert message.startswith("ValueError: test text") and message.endswith(", control 1"), verdict.details
+    assert message == "ValueError: test text 1, control 1"
+
+
+# --- the trusted decoder on its own: whatever the candidate's side sends, only builtin data comes out -------------
+
+
+def _refuse(value):
+    raise _wire.WireError(f"not plain: {type(value).__name__}")
+
+
+def _deep(depth):
+    node = ["l"]
+    for _ in range(depth):
+        node = ["l", node]
+    return node
+
+
+ROUND_TRIP = [
+    None,
+    True,
+    -0.0,
+    float("inf"),
+    3**5000,
+    -(3**5000),
+    "é\udcff",
+    b"\x00\xff",
+    bytearray(b"ab"),
+    1 + 2j,
+    Fraction(-3, 7),
+    Decimal("1.10"),
+    range(1, 9, 2),
+    deque([1, (2, 3)]),
+    [1, (2, [3]), {4: frozenset({5})}, {"a": {6, 7}}],
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP, ids=repr)
+def test_plain_values_cross_the_wire_unchanged(value):
+    node = json.loads(json.dumps(_wire.encode(value, _refuse)))
+    back = _wire.decode(node, None)
+    assert type(back) is type(value) and repr(back) == repr(value)
+
+
+def test_nan_crosses_as_nan():
+    back = _wire.decode(json.loads(json.dumps(_wire.encode(float("nan"), _refuse))), None)
+    assert type(back) is float and back != back
+
+
+def test_subclasses_cross_as_their_builtin_base():
+    class Loud(int):
+        def __eq__(self, other):
+            return True
+
+    class Named(tuple):
+        pass
+
+    node = _wire.encode([Loud(5), Named((1,)), OrderedDict(a=1)], _refuse)
+    assert _wire.decode(node, None) == [5, (1,), {"a": 1}]
+    assert [type(x) for x in _wire.decode(node, None)] == [int, tuple, dict]
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"a": 1},  # a JSON object is not a node
+        [],
+        [1, 2],
+        ["zz", 1],
+        ["F", True, 1],  # a bool smuggled in as an int
+        ["F", 1, 0],
+        ["c", "1", 2],
+        ["b", "xyz"],
+        ["i", 12],
+        ["r", 1.5, 2, 1],
+        ["d", ["l"], 1],  # unhashable key
+        ["d", 1],
+        ["s", ["l", 1]],
+        ["h", 0],  # a handle where none may be
+        ["D", 1],
+        _deep(_wire.MAX_DEPTH + 5),
+    ],
+)
+def test_malformed_nodes_are_refused(node):
+    with pytest.raises(_wire.WireError):
+        _wire.decode(node, None)
