@@ -180,7 +180,7 @@ def rloo_advantages(
     group_size: int,
     gamma: float = 1.0,
     whiten: bool = True,
-    variant: Literal["reference", "paper"] = "reference",
+    variant: Literal["reference", "paper", "sequence"] = "reference",
     process_coef: float = 1.0,
     outcome_coef: float = 1.0,
     outcome_gamma: float | None = None,
@@ -193,14 +193,21 @@ def rloo_advantages(
     * ``variant="reference"`` (default, ``compute_rloo_returns``, doc §3.2): each valid token becomes
       ``v*K/(K-1) - sum_j m_j/(K-1)`` (j over the whole group, i included). [CODE≠PAPER]
     * ``variant="paper"`` (Eq. 5): each valid token becomes ``v - sum_{j!=i} m_j/(K-1)``.
+    * ``variant="sequence"`` (prime's, neither the paper's nor the reference's): tokens keep their reward v, and
+      the row's last valid token also gets ``-mean_{j!=i} S_j``, S_j the summed process reward of row j, so the
+      first-token return is ``S_i - mean_{j!=i} S_j``. Why: the two variants above subtract their baseline once
+      per token, so the first-token return carries ``-T_i * baseline``, a term that grows with the row's own
+      length, i.e. depends on the row's own actions, which a baseline must not. While the policy is near the
+      reference its samples' token rewards average ``-KL(pi_ref || pi_phi)``, negative once the PRM has moved, so
+      every extra token earns a bonus and responses grow to the token cap (issue 16).
 
-    The two agree on the first-token return when gamma = 1; intermediate tokens differ (doc §3.2). The outcome
-    source is ``o_i - mean_{j!=i} o_j`` on the row's last valid token in both variants (doc §3.1-2). Each source is
-    reverse-summed with its discount: process with ``gamma``; outcome with ``outcome_gamma``, which defaults to
-    ``gamma`` for the reference (its ``verifier_gamma``, doc §3.3) and to 1 for the paper (Eq. 5 does not discount
-    the outcome). ``returns = process_coef*R_proc + outcome_coef*R_out`` (1:1 by default, doc §3.3), zero on
-    invalid tokens. ``advantages = masked_whiten(returns)`` over all valid tokens of the batch (doc §3.4) or a copy
-    of the returns if ``whiten=False``.
+    Reference and paper agree on the first-token return when gamma = 1; intermediate tokens differ (doc §3.2).
+    The outcome source is ``o_i - mean_{j!=i} o_j`` on the row's last valid token in every variant (doc §3.1-2).
+    Each source is reverse-summed with its discount: process with ``gamma``; outcome with ``outcome_gamma``, which
+    defaults to 1 for the paper (Eq. 5 does not discount the outcome) and to ``gamma`` otherwise (the reference's
+    ``verifier_gamma``, doc §3.3). ``returns = process_coef*R_proc + outcome_coef*R_out`` (1:1 by default, doc
+    §3.3), zero on invalid tokens. ``advantages = masked_whiten(returns)`` over all valid tokens of the batch (doc
+    §3.4) or a copy of the returns if ``whiten=False``.
 
     Empty rows: m_j = 0 (the reference would give NaN) and their o_j still enters the others' baselines (the
     response was sampled and scored); the row itself has zero returns and advantages.
@@ -209,10 +216,10 @@ def rloo_advantages(
     batch = valid.shape[0]
     _check_rows(batch, outcome_scores=outcome_scores)
     groups = _check_groups(batch, group_size)
-    if variant not in ("reference", "paper"):
-        raise ValueError(f"variant must be 'reference' or 'paper', got {variant!r}")
+    if variant not in ("reference", "paper", "sequence"):
+        raise ValueError(f"variant must be 'reference', 'paper' or 'sequence', got {variant!r}")
     if outcome_gamma is None:
-        outcome_gamma = gamma if variant == "reference" else 1.0
+        outcome_gamma = 1.0 if variant == "paper" else gamma
     for name, g in (("gamma", gamma), ("outcome_gamma", outcome_gamma)):
         if not 0.0 <= g <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {g}")
@@ -220,19 +227,26 @@ def rloo_advantages(
     with torch.no_grad():  # advantages are constants for the policy loss
         dtype = process_rewards.dtype if process_rewards.is_floating_point() else torch.float32
         r = torch.where(valid, process_rewards.to(dtype), torch.zeros((), dtype=dtype, device=valid.device))
-        m = masked_mean(r, valid, dim=1).view(groups, k)
-        group_sum = m.sum(dim=1, keepdim=True)
-        if variant == "reference":
-            scale, baseline = k / (k - 1), (group_sum / (k - 1)).expand(groups, k)
+        rows = torch.arange(batch, device=r.device)
+        last, nonempty = _last_valid(valid)
+        if variant == "sequence":
+            sums = r.sum(dim=1).view(groups, k)
+            others = ((sums.sum(dim=1, keepdim=True) - sums) / (k - 1)).reshape(batch)
+            proc = r.clone()
+            proc[rows, last] -= torch.where(nonempty, others, torch.zeros_like(others))
         else:
-            scale, baseline = 1.0, (group_sum - m) / (k - 1)
-        proc = torch.where(valid, r * scale - baseline.reshape(batch, 1), torch.zeros_like(r))
+            m = masked_mean(r, valid, dim=1).view(groups, k)
+            group_sum = m.sum(dim=1, keepdim=True)
+            if variant == "reference":
+                scale, baseline = k / (k - 1), (group_sum / (k - 1)).expand(groups, k)
+            else:
+                scale, baseline = 1.0, (group_sum - m) / (k - 1)
+            proc = torch.where(valid, r * scale - baseline.reshape(batch, 1), torch.zeros_like(r))
 
         o = outcome_scores.to(dtype).view(groups, k)
         o_adv = (o - (o.sum(dim=1, keepdim=True) - o) / (k - 1)).reshape(batch)
-        last, nonempty = _last_valid(valid)
         outc = torch.zeros_like(r)
-        outc[torch.arange(batch, device=r.device), last] = torch.where(nonempty, o_adv, torch.zeros_like(o_adv))
+        outc[rows, last] = torch.where(nonempty, o_adv, torch.zeros_like(o_adv))
 
         returns = process_coef * _reverse_discounted_sum(proc, gamma)
         returns = returns + outcome_coef * _reverse_discounted_sum(outc, outcome_gamma)

@@ -98,7 +98,7 @@ class PRMConfig:
 class AlgorithmConfig:
     clip_eps: float = 0.2
     ppo_epochs: int = 1
-    advantage_variant: Literal["reference", "paper"] = "reference"
+    advantage_variant: Literal["reference", "paper", "sequence"] = "reference"  # sequence: length-neutral baseline
     gamma: float = 1.0
     process_coef: float = 1.0
     outcome_coef: float = 1.0

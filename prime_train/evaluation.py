@@ -9,6 +9,7 @@ re-queues checkpoints whose evaluation never finished (the harness resumes its o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -40,6 +41,21 @@ def eval_command(cfg: EvalConfig, model: str, out: Path, prompt_mode: str, seed:
     return cmd + list(cfg.extra_args)
 
 
+def eval_environment(base: dict[str, str], cpu_only: bool) -> dict[str, str]:
+    """The evaluation child's environment. On a CPU-only machine the child shares the cores with training, so it
+    gets one intra-op thread unless the user chose a count (OMP_NUM_THREADS): two processes each spinning one
+    thread per core would slow both down many times over."""
+    env = dict(base)
+    if cpu_only:
+        env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _lower_priority() -> None:
+    # Runs in the child before exec: training keeps the CPU when both want it; evaluation takes what is left.
+    os.nice(10)
+
+
 def headline_scores(results: dict[str, Any]) -> dict[str, float]:
     """``{"<benchmark>/avg": mean, ...}`` from a harness results.json (plus pass@k / maj@k where present)."""
     out = {}
@@ -47,6 +63,12 @@ def headline_scores(results: dict[str, Any]) -> dict[str, float]:
         for metric, value in bench.get("metrics", {}).items():
             out[f"{name}/{metric}"] = value["mean"]
     return out
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 class CheckpointEvaluator:
@@ -86,7 +108,11 @@ class CheckpointEvaluator:
             out.mkdir(parents=True, exist_ok=True)
             log = open(out / "eval.log", "ab")  # noqa: SIM115 - owned by the child process
             job.process = subprocess.Popen(
-                eval_command(self.cfg, job.model, out, self.prompt_mode, self.seed), stdout=log, stderr=log
+                eval_command(self.cfg, job.model, out, self.prompt_mode, self.seed),
+                stdout=log,
+                stderr=log,
+                env=eval_environment(dict(os.environ), cpu_only=not _cuda_available()),
+                preexec_fn=_lower_priority if hasattr(os, "nice") else None,
             )
             log.close()
             job.started = time.time()
@@ -107,9 +133,18 @@ class CheckpointEvaluator:
             f.write(json.dumps({"step": job.step, "seconds": round(time.time() - job.started, 1), **scores}) + "\n")
         self.log(job.step, scores)
 
-    def finish(self) -> None:
-        """Wait for every queued evaluation (the end of a run)."""
+    def finish(self, report_every_s: float = 15.0) -> None:
+        """Wait for every queued evaluation (the end of a run), saying which one runs and how long it has taken."""
         while self.running is not None or self.queue:
             if self.running is not None:
-                self.running.process.wait()
+                try:
+                    self.running.process.wait(timeout=report_every_s)
+                except subprocess.TimeoutExpired:
+                    print(
+                        f"prime-train: evaluating step {self.running.step} "
+                        f"({time.time() - self.running.started:.0f}s so far, {len(self.queue)} queued)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    continue
             self.poll()

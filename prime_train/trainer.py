@@ -283,7 +283,7 @@ class PrimeTrainer:
     def train_step(self) -> dict[str, float] | None:
         """One RL step on this process; the step's metrics (averaged over processes), or None when out of data."""
         timer, stats = _Timer(), {}
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         groups = self._collect(timer, stats)
         if groups is None:
             return None
@@ -291,6 +291,8 @@ class PrimeTrainer:
         self.train_on(groups, timer, stats)
         stats.update({f"time/{k}": v for k, v in timer.seconds.items()})
         stats["time/step"] = time.perf_counter() - start
+        # This process's CPU seconds (all its threads): far below time/step means the machine is busy elsewhere.
+        stats["time/step_cpu"] = time.process_time() - cpu_start
         return self._average(stats)
 
     def train_on(self, groups: list[Group], timer: _Timer, stats: dict[str, float]) -> None:
@@ -376,7 +378,8 @@ class PrimeTrainer:
                     self.log.log(self.step, metrics)
                     self._print(
                         f"step {self.step}/{cfg.max_steps}: accuracy {metrics['rollout/accuracy']:.3f}, "
-                        f"policy loss {metrics['policy/loss']:.4f}, {metrics['time/step']:.1f}s"
+                        f"policy loss {metrics['policy/loss']:.4f}, {metrics['time/step']:.1f}s "
+                        f"({metrics['time/step_cpu']:.1f}s CPU)"
                     )
                 if self.step % cfg.save_every == 0 or self.step == cfg.max_steps:
                     self._save()

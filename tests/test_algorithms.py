@@ -181,6 +181,33 @@ def test_rloo_reference_token_formula_by_hand():
     assert torch.allclose(ret_p, t([[-4.0, -1.0], [4.0, 2.0]]))
 
 
+def test_per_token_baselines_pay_for_length_and_the_sequence_baseline_does_not():
+    # Issue 16: K = 2, no outcome signal. The short row's tokens score -0.1 each (sum -0.2), the long row's -0.05
+    # each (sum -0.3): the PRM likes the short response better. A per-token baseline, subtracted once per token,
+    # hands the long row +0.05 for each of its 6 tokens and ranks it first.
+    r = t([[-0.1, -0.1, 0, 0, 0, 0], [-0.05] * 6])
+    mask = t([[1, 1, 0, 0, 0, 0], [1] * 6])
+    zero = t([0.0, 0.0])
+    for variant in ("reference", "paper"):
+        _, ret = alg.rloo_advantages(r, zero, mask, group_size=2, whiten=False, variant=variant)
+        assert ret[1, 0] > ret[0, 0], variant  # the bias the sequence variant removes
+    _, ret = alg.rloo_advantages(r, zero, mask, group_size=2, whiten=False, variant="sequence")
+    # first-token return S_i - mean_{j!=i} S_j; later tokens: the reward still to come minus the same baseline
+    assert torch.allclose(ret, t([[0.1, 0.2, 0, 0, 0, 0], [-0.1, -0.05, 0.0, 0.05, 0.1, 0.15]]), atol=1e-6)
+
+
+def test_sequence_baseline_first_token_return_is_length_blind_leave_one_out():
+    kw = dict(group_size=3, whiten=False, outcome_coef=0.0)
+    _, ret = alg.rloo_advantages(REWARDS, OUTCOME, MASK, variant="sequence", **kw)
+    sums = (REWARDS * MASK).sum(dim=1).view(2, 3)
+    loo = sums - (sums.sum(dim=1, keepdim=True) - sums) / 2
+    assert torch.allclose(ret[:, 0], loo.reshape(-1), atol=1e-12)
+    _, with_outcome = alg.rloo_advantages(REWARDS, OUTCOME, MASK, variant="sequence", group_size=3, whiten=False)
+    outcome_only = with_outcome - ret
+    _, ref_outcome = alg.rloo_advantages(torch.zeros_like(REWARDS), OUTCOME, MASK, group_size=3, whiten=False)
+    assert torch.allclose(outcome_only, ref_outcome, atol=1e-12)  # the outcome source is the reference's
+
+
 def test_code_differs_from_paper_only_inside_the_response():
     _, ref = alg.rloo_advantages(REWARDS, OUTCOME, MASK, group_size=3, whiten=False, variant="reference")
     _, pap = alg.rloo_advantages(REWARDS, OUTCOME, MASK, group_size=3, whiten=False, variant="paper")

@@ -213,3 +213,30 @@ def test_prepare_eurus2_data_keeps_math_rows(tmp_path):
     assert len(out) == 1 and out[0]["gold"] == "2" and out[0]["prompt"][1] == {"role": "user", "content": "1+1?"}
     items, _ = load_prompts(DataConfig(benchmark=None, path=str(tmp_path / "out.jsonl"), messages_field="prompt"))
     assert items[0].messages == out[0]["prompt"]
+
+
+def test_evaluation_child_takes_one_thread_on_cpu_unless_told():
+    from prime_train.evaluation import eval_environment
+
+    assert eval_environment({"PATH": "/bin"}, cpu_only=True)["OMP_NUM_THREADS"] == "1"
+    assert eval_environment({"OMP_NUM_THREADS": "4"}, cpu_only=True)["OMP_NUM_THREADS"] == "4"
+    assert "OMP_NUM_THREADS" not in eval_environment({}, cpu_only=False)
+
+
+def test_waiting_for_evaluations_reports_progress(tmp_path, capsys):
+    import subprocess
+    import sys
+    import time
+
+    from prime_train.config import EvalConfig
+    from prime_train.evaluation import CheckpointEvaluator, _Job
+
+    evaluator = CheckpointEvaluator(EvalConfig(benchmarks=["arith"]), tmp_path, "chat", 0, lambda *a: None)
+    slow = _Job(3, "model")
+    slow.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    slow.started = time.time()
+    evaluator.running = slow
+    evaluator.finish(report_every_s=0.1)
+    err = capsys.readouterr().err
+    assert "evaluating step 3" in err and "0 queued" in err
+    assert evaluator.failed == [3]  # it wrote no results.json: reported as failed, never waited on again
