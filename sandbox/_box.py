@@ -108,9 +108,9 @@ def _remount_read_only(target):
 
 
 def _fresh_tree(workroot, size):
-    """This run's view: one tmpfs, capped at the run's disk budget, for everything it may write; all else read-only.
-    Called in init's new mount namespace, which takes the tmpfs with it when the run ends."""
-    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    """This run's view: one tmpfs, capped at the run's disk budget, for everything it may write (the rest of the
+    tree is read-only since the runner started). Called in init's new mount namespace, which takes the tmpfs with
+    it when the run ends."""
     _mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,nr_inodes=4096,mode=0700")
     for part, target in (("work", workroot), ("tmp", "/tmp"), ("shm", "/dev/shm")):
         os.mkdir(os.path.join(STAGE, part), 0o700)
@@ -129,8 +129,6 @@ def _fresh_tree(workroot, size):
         except FileNotFoundError:
             continue  # a kernel built without it
         _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | PROC_FLAGS, None)
-    for path in ("/", "/dev"):
-        _remount_read_only(path)
 
 
 def _drop_privileges():
@@ -451,6 +449,11 @@ def main(argv):
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY) if namespaces else None
     if namespaces:
         os.makedirs(STAGE, exist_ok=True)
+        # Once here rather than in every run, whose mount namespace is a copy of this one: nothing mounted in a
+        # run propagates anywhere, and nothing but the run's own tmpfs is writable.
+        _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        for path in ("/", "/dev"):
+            _remount_read_only(path)
     fprog = _seccomp_program(argv)
     if not namespaces:  # _init's per-run work dirs need these; with --ns they stay out of the forked image
         import shutil  # noqa: F401
