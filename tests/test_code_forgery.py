@@ -24,7 +24,7 @@ from prime_eval.verify.code import CodeConfig, CodeVerifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
-VERIFIER = CodeVerifier(CodeConfig(timeout_s=6, test_timeout_s=2))
+VERIFIER = CodeVerifier(CodeConfig(timeout_s=3, test_timeout_s=1.5))
 
 # Every forged report line a harness has ever accepted, for indices far past any task's test count.
 _FORGED = "".join(f'{i} pass ""\n' for i in range(400)) + 'end done ""\n'

@@ -73,6 +73,23 @@ def test_slow_test_times_out_alone():
     assert verdict.status is Status.WRONG
 
 
+def test_a_killed_candidate_is_replaced_and_its_objects_die_with_it():
+    """After a timeout the next test gets a fresh candidate process; objects of the killed one (kept by the tests)
+    are gone, so the tests that use them fail, while names the tests look up anew work again."""
+    tests = CodeTests(
+        tests=(
+            "s = Solution()\nassert s.f(1) == 2",
+            "assert s.f(-1) == 0",
+            "assert s.f(2) == 3",
+            "assert Solution().f(3) == 4",
+        )
+    )
+    code = "import time\nclass Solution:\n    def f(self, n):\n        if n < 0:\n            time.sleep(60)\n        return n + 1"
+    verdict = FAST.verify(fenced(code), tests)
+    assert [t["outcome"] for t in verdict.details["tests"]] == ["pass", "timeout", "error", "pass"]
+    assert "killed" in verdict.details["tests"][2]["message"]
+
+
 def test_program_that_never_loads_is_a_timeout():
     verifier = CodeVerifier(CodeConfig(timeout_s=1.5, test_timeout_s=5))
     verdict = verifier.verify(fenced("while True:\n    pass"), ADD)

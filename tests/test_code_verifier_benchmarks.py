@@ -66,6 +66,22 @@ def test_leetcode_tasks_load_and_score():
     assert partial.status is Status.WRONG and 0 < partial.score < 1
 
 
+def test_leetcode_objects_cross_as_handles():
+    """The tests build a linked list from the candidate's ``ListNode`` class and walk the one it returns: every
+    node stays in the candidate's process, and only its plain ``val`` fields come back."""
+    task = load_code_tasks("leetcode", DATA)["weekly-contest-358-double-a-number-represented-as-a-linked-list"]
+    solution = (
+        "```python\nclass ListNode:\n    def __init__(self, val=0, next=None):\n        self.val = val\n"
+        "        self.next = next\n\nclass Solution:\n    def doubleIt(self, head):\n        digits = []\n"
+        "        while head:\n            digits.append(head.val)\n            head = head.next\n"
+        "        out = None\n        for d in reversed(str(2 * int(''.join(map(str, digits))))):\n"
+        "            out = ListNode(int(d), out)\n        return out\n```"
+    )
+    verdict = VERIFIER.verify(solution, task)
+    assert verdict.correct, verdict.details
+    assert not VERIFIER.verify(solution.replace("2 * int", "3 * int"), task).correct
+
+
 def test_rows_map_to_checks_with_clear_errors():
     tasks = load_code_tasks("mbpp", DATA)
     response, reference, meta = row_to_check({"task_id": 2, "response": "x"}, tasks)
