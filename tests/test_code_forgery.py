@@ -258,10 +258,7 @@ def _scores(benchmark: str, ids: list[str], attacks: dict[str, tuple[str, str]])
 SAMPLE = {
     "humaneval": ["HumanEval/0", "HumanEval/2", "HumanEval/32"],
     "mbpp": ["2", "126", "17"],
-    "leetcode": [
-        "weekly-contest-381-minimum-number-of-pushes-to-type-word-i",
-        "weekly-contest-358-double-a-number-represented-as-a-linked-list",
-    ],
+    "leetcode": ["weekly-contest-358-double-a-number-represented-as-a-linked-list"],
 }
 
 

@@ -143,6 +143,15 @@ def test_truth_of_a_candidate_object_is_a_bool_it_gives_no_more_than_a_plain_ret
     assert odd.score == 0.0 and all(t["outcome"] == "error" for t in odd.details["tests"])
 
 
+def test_stop_iteration_from_a_call_does_not_end_the_tests_loop():
+    tests = CodeTests(tests=("assert all(map(is_even, [2, 4, 6]))", "assert not all(map(is_even, [2, 3]))"))
+    assert FAST.verify(fenced("def is_even(n):\n    return n % 2 == 0"), tests).correct
+    verdict = FAST.verify(fenced("def is_even(n):\n    raise StopIteration"), tests)
+    assert verdict.score == 0.0 and verdict.details["tests"][0]["message"].startswith("CandidateError: StopIteration")
+    raised = FAST.verify(fenced("def is_even(n):\n    raise UnicodeDecodeError('x', b'', 0, 1, 'y')"), tests)
+    assert raised.score == 0.0
+
+
 def test_humaneval_completion_and_full_function():
     tests = CodeTests(
         tests=(

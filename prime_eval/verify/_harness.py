@@ -197,7 +197,7 @@ class Candidate:
             raise CandidateLost("the candidate process was killed by an earlier failure")
         try:
             write_frame(self.fds[0], list(message))
-            outcome, value = self._reply(read_frame(self.fds[1]))
+            outcome, value = self._reply(read_frame(self.fds[1]), message[0])
         except (WireError, OSError) as exc:
             self.kill()
             raise CandidateLost(f"the candidate broke the protocol or died: {exc}") from None
@@ -208,11 +208,11 @@ class Candidate:
             raise value
         return value
 
-    def _reply(self, reply):
+    def _reply(self, reply, op):
         if type(reply) is list and len(reply) == 2 and reply[0] == "v":
             return "v", decode(reply[1], self._ref)
         if type(reply) is list and len(reply) == 3 and reply[0] == "x" and _all_str(reply):
-            return "x", _raised(reply[1], reply[2])
+            return "x", _raised(reply[1], reply[2], op)
         raise WireError("malformed reply")
 
     def _ref(self, tag, key):
@@ -236,11 +236,15 @@ def _all_str(items):
     return all(type(item) is str for item in items)
 
 
-def _raised(name, message):
-    if name == "StopIteration":
+def _raised(name, message, op):
+    # StopIteration ends an iteration only where one was asked for: out of a call it would silently end the
+    # trusted loop around it (``all(map(candidate, inputs))`` would pass on an empty run).
+    if name == "StopIteration" and op == "next":
         return StopIteration()
-    cls = _RAISABLE.get(name)
-    return cls(message) if cls is not None else CandidateError(f"{name}: {message}")
+    try:
+        return _RAISABLE[name](message)
+    except (KeyError, TypeError):  # not a builtin exception, or one that is not built from a message
+        return CandidateError(f"{name}: {message}")
 
 
 def _refuse(self, *args):
