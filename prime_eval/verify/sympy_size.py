@@ -86,8 +86,9 @@ def _factorial(e, bound) -> float:
     x = _size(n, bound)
     if x > _EXPONENT_BITS:
         return math.inf
-    top = int(n) if n.is_Integer else 2**x
-    return top * max(x, 1) + FLOAT_BITS  # n! < n^n
+    if n.is_Integer:
+        return math.lgamma(max(int(n), 0) + 1) / math.log(2) + 1  # log2(n!)
+    return 2**x * max(x, 1) + FLOAT_BITS  # n! < n^n, and a non-integer gives a float
 
 
 def _binomial(e, bound) -> float:
