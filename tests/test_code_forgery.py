@@ -8,8 +8,8 @@ needs one; for LeetCode a ``Solution`` whose every method is that function.
 
 from __future__ import annotations
 
-import ast
 import json
+import re
 import textwrap
 from collections import OrderedDict, deque
 from decimal import Decimal
@@ -240,7 +240,7 @@ def _entry(benchmark: str, row: dict | None) -> str:
     if benchmark == "humaneval":
         return row["entry_point"]
     if benchmark == "mbpp":
-        defined = {n.name for n in ast.parse(row["code"]).body if isinstance(n, ast.FunctionDef)}
+        defined = re.findall(r"^def (\w+)", row["code"], re.MULTILINE)
         return next(name for name in defined if any(f"{name}(" in test for test in row["test_list"]))
     return "Solution"
 
@@ -270,18 +270,30 @@ def test_no_hostile_candidate_passes_a_single_test(benchmark):
     assert not earned, earned
 
 
-# The red team's constant responses: no knowledge of the task beyond its function's name.
-CONSTANT = ["forged report + os._exit at load", "Fraction via object.__new__ with an always-equal int numerator"]
+@pytest.mark.slow
+@needs_data
+@pytest.mark.parametrize("benchmark", list(SAMPLE))
+def test_a_forged_report_scores_zero_on_every_task(benchmark):
+    ids = list(load_code_tasks(benchmark, DATA))
+    scores = _scores(benchmark, ids, {"forged": ATTACKS["forged report + os._exit at load"]})
+    earned = {pair: passed for pair, passed in scores.items() if passed}
+    assert not earned, earned
 
 
 @pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("benchmark", list(SAMPLE))
-def test_constant_attacks_score_zero_on_every_task(benchmark):
+def test_a_forged_fraction_earns_exactly_what_its_plain_value_earns_on_every_task(benchmark):
+    """The red team's constant body passed 69/164 HumanEval tasks. Across the wire it is the number it stands for:
+    it passes a task's ``assert f(x)`` (any nonzero constant does) and nothing more."""
     ids = list(load_code_tasks(benchmark, DATA))
-    scores = _scores(benchmark, ids, {label: ATTACKS[label] for label in CONSTANT})
-    earned = {pair: passed for pair, passed in scores.items() if passed}
-    assert not earned, earned
+    attacks = {"forged": ATTACKS["Fraction via object.__new__ with an always-equal int numerator"]}
+    attacks["plain"] = ("", "-987654321")
+    scores = _scores(benchmark, ids, attacks)
+    differ = {i: (scores[i, "forged"], scores[i, "plain"]) for i in ids if scores[i, "forged"] != scores[i, "plain"]}
+    assert not differ, differ
+    if benchmark == "humaneval":
+        assert sum(scores[i, "forged"] for i in ids) == 0
 
 
 # Counts the bytes of a test's text in the candidate's own memory, against a control string of the same shape that

@@ -168,8 +168,9 @@ class Candidate:
             try:
                 ends = (os.dup(to_child[0]), os.dup(from_child[1]))
                 if fresh_interpreter:
-                    os.dup2(ends[0], 3)
-                    os.dup2(ends[1], 4)
+                    for target, fd in ((3, ends[0]), (4, ends[1])):
+                        os.dup2(fd, target)
+                        os.set_inheritable(target, True)  # dup2 onto itself would keep close-on-exec
                     _close_all_but({3, 4})
                     os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", "-c", self.server_source])
                 _close_all_but(set(ends))
@@ -415,7 +416,9 @@ def _test_namespace(exports, trusted, entry_point, candidate):
         raise CandidateError("the candidate did not report its names")
     namespace = dict(trusted)
     for name, export in exports.items():
-        if type(name) is not str or not (name == entry_point or name not in trusted and not hasattr(builtins, name)):
+        if type(name) is not str or name.startswith("__"):
+            continue
+        if name != entry_point and (name in trusted or hasattr(builtins, name)):
             continue
         if export == ["n"]:
             namespace[name] = Remote(candidate, ["n", name], None)
