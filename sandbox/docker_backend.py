@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from . import seccomp
 from .execution import Execution, classify
 from .limits import Limits
 from .local import REPORT_GRACE_S, _latin1
@@ -49,6 +50,8 @@ def container_spec(limits: Limits, image: str = DEFAULT_IMAGE) -> dict[str, Any]
         "environment": {"LC_ALL": "C.UTF-8"},
         "stdin_open": True,
         "labels": {"prime.sandbox": "1"},
+        # The box's own filter, stacked on the engine's default profile (which allows io_uring, for one).
+        "command": ["--seccomp", seccomp.program_filter().hex()],
     }
 
 

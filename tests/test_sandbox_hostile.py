@@ -110,30 +110,34 @@ def test_program_has_no_new_privileges_and_a_filter(box):
     assert fields["CapEff"].strip() == fields["CapBnd"].strip() == "0000000000000000"
 
 
+# Each call, tried from inside the box, with the errno it must fail with (or the value it must give).
+DANGEROUS_CALLS = [
+    ("sc({unshare}, 0x10000000)", EPERM),  # CLONE_NEWUSER: capabilities again
+    ("sc({setns}, 0, 0)", EPERM),
+    ("sc({clone}, 0x10000000 | 0x200, 0, 0, 0, 0)", EPERM),  # NEWUSER|FS: invalid, so never forks unfiltered
+    ("sc({clone3}, 0, 0)", ENOSYS),
+    ("sc({mount}, 0, 0, 0, 0, 0)", EPERM),
+    ("sc({fsopen}, 0, 0)", EPERM),
+    ("sc({io_uring_setup}, 1, ctypes.addressof(ctypes.create_string_buffer(120)))", EPERM),
+    ("sc({keyctl}, 0, -1, 0)", EPERM),
+    ("sc({add_key}, 0, 0, 0, 0, 0)", EPERM),
+    ("sc({bpf}, 0, 0, 0)", EPERM),
+    ("sc({perf_event_open}, 0, 0, -1, -1, 0)", EPERM),
+    ("sc({ptrace}, 0, 0, 0, 0)", EPERM),  # PTRACE_TRACEME
+    ("sc({process_vm_readv}, os.getpid(), 0, 0, 0, 0, 0)", EPERM),
+    ("sc({userfaultfd}, 0)", EPERM),
+    ("sc({personality}, 0x0040000)", EPERM),  # ADDR_NO_RANDOMIZE
+    ("sc({personality}, 0xFFFFFFFF) >= 0", True),  # reading it is fine
+    ("sc({kcmp}, os.getpid(), os.getpid(), 0, 0, 0)", EPERM),
+    ("sc({socket}, 38, 5, 0)", 97),  # AF_ALG: EAFNOSUPPORT
+    ("sc({socket}, 40, 1, 0)", 97),  # AF_VSOCK
+    ("sc({socketpair}, 16, 3, 0, 0)", 97),  # AF_NETLINK
+]
+
+
 @pytest.mark.parametrize(
     "call, expected",
-    [
-        ("sc({unshare}, 0x10000000)", EPERM),  # CLONE_NEWUSER: capabilities again
-        ("sc({setns}, 0, 0)", EPERM),
-        ("sc({clone}, 0x10000000 | 0x200, 0, 0, 0, 0)", EPERM),  # NEWUSER|FS: invalid, so never forks unfiltered
-        ("sc({clone3}, 0, 0)", ENOSYS),
-        ("sc({mount}, 0, 0, 0, 0, 0)", EPERM),
-        ("sc({fsopen}, 0, 0)", EPERM),
-        ("sc({io_uring_setup}, 1, ctypes.addressof(ctypes.create_string_buffer(120)))", EPERM),
-        ("sc({keyctl}, 0, -1, 0)", EPERM),
-        ("sc({add_key}, 0, 0, 0, 0, 0)", EPERM),
-        ("sc({bpf}, 0, 0, 0)", EPERM),
-        ("sc({perf_event_open}, 0, 0, -1, -1, 0)", EPERM),
-        ("sc({ptrace}, 0, 0, 0, 0)", EPERM),  # PTRACE_TRACEME
-        ("sc({process_vm_readv}, os.getpid(), 0, 0, 0, 0, 0)", EPERM),
-        ("sc({userfaultfd}, 0)", EPERM),
-        ("sc({personality}, 0x0040000)", EPERM),  # ADDR_NO_RANDOMIZE
-        ("sc({personality}, 0xFFFFFFFF) >= 0", True),  # reading it is fine
-        ("sc({kcmp}, os.getpid(), os.getpid(), 0, 0, 0)", EPERM),
-        ("sc({socket}, 38, 5, 0)", 97),  # AF_ALG: EAFNOSUPPORT
-        ("sc({socket}, 40, 1, 0)", 97),  # AF_VSOCK
-        ("sc({socketpair}, 16, 3, 0, 0)", 97),  # AF_NETLINK
-    ],
+    DANGEROUS_CALLS,
     ids=lambda v: v[4:].split("}")[0] if isinstance(v, str) else str(v),
 )
 def test_dangerous_system_calls_are_denied(box, call, expected):
