@@ -2,8 +2,8 @@
 parsed by latex2sympy2_extended and compared by value with sympy.
 
 Values are compared numerically (exact where sympy keeps them exact, else at 30 digits, and at random points
-for free symbols) rather than with ``simplify``, whose run time is unbounded. Called inside ``verify_batch``
-workers, so a pathological input costs a killed worker, not a hung run.
+for free symbols) rather than with ``simplify``, whose run time is unbounded. Expressions are parsed unevaluated
+and size-checked (``sympy_size``) before sympy computes anything, so a direct call is bounded too.
 """
 
 from __future__ import annotations
