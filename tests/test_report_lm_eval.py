@@ -149,3 +149,26 @@ def test_lm_eval_errors(tmp_path, capsys):
     path.write_text(json.dumps({"something": 1}))
     assert main(["report", str(path), "--output", str(tmp_path / "o")]) == 2
     assert "neither a prime-eval results.json nor an lm-evaluation-harness results file" in capsys.readouterr().err
+
+
+def test_compare_reads_long_logged_responses_in_linear_time(lm_eval_output, runs, tmp_path):
+    """The answers of lm-eval samples are extracted by prime's extractor: a 100 KiB response (a model that repeats
+    itself) must not make the report quadratic (it took ~47 s before the extractor's Minerva scan was linear)."""
+    import shutil
+    import time
+
+    copy = tmp_path / "lm_eval_long"
+    shutil.copytree(lm_eval_output, copy)
+    (samples_file,) = copy.glob("*/samples_prime_math500_*.jsonl")
+    rows = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    filler = "The final answer is 5. " * 4500  # ~100 KiB
+    for row in rows:
+        row["resps"] = [[filler + r for r in resp] for resp in row["resps"]]
+        row["filtered_resps"] = [filler + r for r in row["filtered_resps"]]
+    samples_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (results_file,) = copy.glob("*/results_*.json")
+    start = time.monotonic()
+    assert main(["report", str(runs["old"]), str(results_file), "--compare", "--output", str(tmp_path / "c")]) == 0
+    assert time.monotonic() - start < 20  # plots and the rest take ~2-7 s on a loaded 2-core machine
+    comparison = json.loads((tmp_path / "c" / "report.json").read_text())["comparison"]
+    assert comparison["benchmarks"][0]["shared"] == LIMIT
