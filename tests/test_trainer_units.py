@@ -240,3 +240,19 @@ def test_waiting_for_evaluations_reports_progress(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "evaluating step 3" in err and "0 queued" in err
     assert evaluator.failed == [3]  # it wrote no results.json: reported as failed, never waited on again
+
+
+def test_demo_summary_reads_first_and_last_scores_and_the_prm_tail(tmp_path):
+    from prime_train.demo import summarize
+
+    run = tmp_path / "prime"
+    run.mkdir()
+    (run / "eval.jsonl").write_text(  # written as evaluations finish: not in step order
+        "".join(json.dumps(r) + "\n" for r in [{"step": 10, "arith/avg": 0.5}, {"step": 0, "arith/avg": 0.25}])
+    )
+    rows = [{"step": s, "time/step": 2.0, "time/step_cpu": 1.0, "prm/pairwise_acc": 0.5 + 0.05 * s} for s in range(8)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize({"PRIME": run})["PRIME"]
+    assert (summary["first_step"], summary["first"], summary["last_step"], summary["last"]) == (0, 0.25, 10, 0.5)
+    assert summary["prm_pairwise_acc_last_quarter"] == pytest.approx((0.8 + 0.85) / 2)  # steps 6 and 7 of 8
+    assert (summary["wall_s"], summary["cpu_s"]) == (16.0, 8.0)
