@@ -103,7 +103,14 @@ def plot_curves(runs: dict[str, Path], out: Path) -> Path | None:
     held_out.set(title="arith held-out accuracy (greedy)", xlabel="RL step", ylabel="%")
     train.set(title="training rollout accuracy (T=1, 5-step mean)", xlabel="RL step", ylabel="%")
     prm.set(title="implicit PRM pairwise accuracy (5-step mean)", xlabel="RL step", ylim=(0.3, 1.0))
-    for ax in (held_out, train, prm):
+    return save_figure(fig, (held_out, train, prm), out)
+
+
+def save_figure(fig: Any, axes: tuple, out: Path) -> Path:
+    """Grid and legend on every panel, then write ``out`` and free the figure (pyplot keeps every open one)."""
+    import matplotlib.pyplot as plt
+
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

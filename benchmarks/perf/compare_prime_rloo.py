@@ -112,12 +112,9 @@ def plot(table: dict[str, dict[int, tuple[float, float, int]]], samples_per_step
         seeds = max(n for _, _, n in steps.values())
         ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=f"{algorithm} ({seeds} seeds)")
     ax.set(title="arith held-out accuracy (greedy), mean +- s.e.", xlabel="training samples", ylabel="%")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    from prime_train.demo import save_figure
+
+    return save_figure(fig, (ax,), out)
 
 
 def main(argv: list[str] | None = None) -> int:
