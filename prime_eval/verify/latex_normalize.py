@@ -9,22 +9,39 @@ but never deleted from the middle (the Qwen harness deletes every "and"; lm-eval
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from .extract import brace_partners, find_boxes
+from .latex_expr import compile_latex
 
 # Units cut from the end of an answer ("5 \text{ cm}^2" -> "5"). Singular forms; a plural "s" is also accepted.
 UNIT_WORDS = frozenset(
     """
     cm mm km m meter metre centimeter millimeter kilometer inch in foot feet ft yard yd mile
     second sec s minute min hour hr h day week month year yr
-    gram kg mg pound lb ounce oz ton liter litre ml
+    g gram kg mg pound lb ounce oz ton liter litre ml
     degree deg radian rad dollar cent euro
     unit square sq cubic mph kmh kph percent
     point way integer student child people person page book marble coin ball
+    ev kev mev gev nm um hz khz mhz ghz ml kj kw mw pa kpa atm mol kcal cal angstrom ohm volt watt joule newton
+    pascal kelvin hertz
+    """.split()
+)
+# Words that change what a trailing run of words means: "17 or more", "5 not 6" never lose their tail.
+_NOT_UNITS = frozenset(
+    """
+    not no none nor or and but except never than plus minus times over under less more least most only also
+    maybe perhaps possibly wrong incorrect false true undefined impossible infinite infinity each respectively
     """.split()
 )
 _WRAPPERS = (
     "\\text",
+    "\\textnormal",
+    "\\textup",
+    "\\textsf",
+    "\\texttt",
+    "\\mathsf",
+    "\\mathtt",
     "\\textbf",
     "\\textit",
     "\\mathrm",
@@ -57,14 +74,20 @@ _SPELLINGS = [
 ]
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 _PERCENT = re.compile(r"\\?%|\\percent")
+# "28 percent", "28 percentage", "28 pct" after a number are a percent sign.
+_PERCENT_WORD = re.compile(r"(?<=[\d}])\s*(?:percent(?:age)?s?|pct)(?![a-zA-Z])", re.IGNORECASE)
+_ANGSTROM = re.compile(r"\\AA(?![a-zA-Z])|Å|\\mathring\{A\}")
+# "0.\overline{3}" = 1/3, "0.1\overline{6}" = 1/6: a repeating decimal is an exact rational.
+_REPEATING = re.compile(r"(?<![\d.])(\d{0,40})\.(\d{0,40})\\overline\{(\d{1,40})\}")
+_TRAILING_BACKSLASH = re.compile(r"(?:\\\\|\\)+$")
 _DOLLARS = re.compile(r"\\\$|\$")
 # 7,425,000 / 1{,}000 / 1\\,000 / 11,\\!111. Not after "(" or ",": "(1,7,103,105)" is a tuple.
 _THOUSANDS = re.compile(r"(?<![\d.,(\[{])(\d{1,3})((?:(?:,\\!\s?|\{,\}|\\,|,)\d{3})+)(?![\d])")
 _MULTIPLIERS = re.compile(r"(\d)\s*(thousand|million|billion|trillion)\b")
 _MULTIPLIER_EXP = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
 _OVER = re.compile(r"\{([^{}]*)\\over(?![a-zA-Z])([^{}]*)\}")
-_FRAC_SHORT = re.compile(r"\\frac\s*(\d)\s*(\d)")
-_FRAC_HALF = re.compile(r"\\frac\s*(\d)\s*\{")
+_FRAC = re.compile(r"\\frac(?![a-zA-Z])")
+_FRAC_TOKEN = re.compile(r"\s*(\\(?!sqrt|frac)[a-zA-Z]+|[0-9a-zA-Z])")
 # "15\frac{39}{40}" is the mixed number 15 39/40 (as in MATH solutions), not 15 times 39/40.
 _MIXED_NUMBER = re.compile(r"(?<![\w.}^{])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _SQRT_SHORT = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
@@ -104,14 +127,66 @@ def unwrap_command(s: str, command: str) -> str:
 
 
 def strip_units(s: str) -> str:
-    """Cut a trailing run of unit words, but only when something other than words is left."""
+    """Cut a trailing run of unit words when something other than words is left: ``5 cm^2``, ``16\\pi`` square
+    units. After a number without variables, any short run of words of three or more letters is cut too (``9
+    boys``, ``17 any text``, ``35.06 g/mol``), unless one of them changes the meaning (``17 or more``)."""
     start, words = _trailing_word_run(s)
-    if not words or not all(_is_unit(w) for w in words):
+    if not words:
         return s
     head = s[:start].rstrip()
     if not head or not re.search(r"[\d}]", head):
         return s
-    return head
+    if all(_is_unit(w) for w in words):
+        return head
+    if len(words) > 3 or not all(_is_unit(w) or _is_plain_word(w) for w in words):
+        return s
+    compiled = compile_latex(head)
+    return head if compiled is not None and not compiled.symbols else s
+
+
+def _is_plain_word(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha() and word.lower() not in _NOT_UNITS
+
+
+def braced_fractions(s: str) -> str:
+    """``\\frac{625}4`` -> ``\\frac{625}{4}``, ``\\frac12`` -> ``\\frac{1}{2}``, ``\\frac\\pi2`` -> ``\\frac{\\pi}{2}``: an
+    unbraced argument is one digit, letter or command. Braces are matched once for the whole string."""
+    if "\\frac" not in s:
+        return s
+    partners = brace_partners(s)
+    inserts: list[tuple[int, str]] = []
+    for m in _FRAC.finditer(s):
+        j = m.end()
+        for _ in range(2):
+            while j < len(s) and s[j] == " ":
+                j += 1
+            if j < len(s) and s[j] == "{":
+                end = partners.get(j, -1)
+                if end < 0:
+                    break
+                j = end + 1
+                continue
+            token = _FRAC_TOKEN.match(s, j)
+            if token is None:
+                break
+            inserts += [(token.start(1), "{"), (token.end(1), "}")]
+            j = token.end()
+    if not inserts:
+        return s
+    out, i = [], 0
+    for pos, text in sorted(inserts, key=lambda t: t[0]):
+        out.append(s[i:pos])
+        out.append(text)
+        i = pos
+    out.append(s[i:])
+    return "".join(out)
+
+
+def _repeating_fraction(m: re.Match) -> str:
+    whole, fixed, repeat = m.group(1) or "0", m.group(2), m.group(3)
+    value = Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+    value += Fraction(int(repeat), 10 ** len(fixed) * (10 ** len(repeat) - 1))
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
 
 
 def _trailing_word_run(s: str) -> tuple[int, list[str]]:
@@ -194,18 +269,20 @@ def normalize(answer: str, *, units: bool = True, keep_percent: bool = False, mi
         if wrapper in s:
             s = unwrap_command(s, wrapper)
     s = _DEGREES.sub("", s)
+    s = _ANGSTROM.sub(" angstrom", s)
+    s = _PERCENT_WORD.sub("\\%", s)
     s = _PERCENT.sub("\\%" if keep_percent else "", s)
+    s = _REPEATING.sub(_repeating_fraction, s)
     s = _DOLLARS.sub("", s)
     s = s.replace("\\{", "\\lbrace ").replace("\\}", "\\rbrace ")  # protected from the brace clean-up below
     s = _OVER.sub(r"\\frac{\1}{\2}", s)
     s = _MULTIPLIERS.sub(lambda m: f"{m.group(1)}\\times10^{{{_MULTIPLIER_EXP[m.group(2)]}}}", s)
-    s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)
-    s = _FRAC_HALF.sub(r"\\frac{\1}{", s)
+    s = braced_fractions(s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
     if mixed_numbers:
         s = _MIXED_NUMBER.sub(r"(\1+\\frac{\2}{\3})", s)
     s = _VAR_IN.sub("", s)
-    s = _SPACES.sub(" ", s).strip()
+    s = _TRAILING_BACKSLASH.sub("", _SPACES.sub(" ", s).strip()).strip()
     if units:
         s = strip_units(s)
     s = s.rstrip(" .")

@@ -7,12 +7,12 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
+from .answer_parse import Answer, Choice, Difference, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
 from .base import Status, Verdict
 from .extract import ExtractionConfig, extract_answer, last_boxed
 from .latex_expr import TooLarge, compile_latex, evaluate, exact_bits
 from .latex_normalize import compact, normalize
-from .math_compare import CompareConfig, Comparer, Undecidable, is_assignment
+from .math_compare import CompareConfig, Comparer, Undecidable, stated_value
 
 VERSION = "1.1"
 PERCENT_MODES = ("strip", "value")
@@ -76,9 +76,12 @@ def canonical_key(a: Answer) -> str:
     if isinstance(a, Matrix):
         return "[" + ";".join(",".join(canonical_key(c) for c in row) for row in a.rows) + "]"
     if isinstance(a, Relation):
-        if is_assignment(a):
-            return canonical_key(a.parts[-1])
+        value = stated_value(a)
+        if value is not None:
+            return canonical_key(value)
         return "".join(canonical_key(p) + (a.ops[k] if k < len(a.ops) else "") for k, p in enumerate(a.parts))
+    if isinstance(a, Difference):
+        return canonical_key(a.base) + "\\setminus" + canonical_key(a.removed)
     raise TypeError(type(a))
 
 
@@ -133,7 +136,7 @@ class MathVerifier:
             return Verdict(
                 False, 0.0, Status.NO_ANSWER, None, {**details, "reason": "inconsistent chain of equalities"}
             )
-        if extraction.boxes > 1 and isinstance(pred, Seq) and _all_equal(comparer, pred.items):
+        if extraction.boxes > 1 and isinstance(pred, Seq) and pred.items and _all_equal(comparer, pred.items):
             pred = pred.items[0]  # "\boxed{15\frac{39}{40}}, or \boxed{\frac{639}{40}}": one value, twice
         key = canonical_key(pred)
         undecided = None
@@ -146,8 +149,8 @@ class MathVerifier:
                     )
             except Undecidable as exc:
                 undecided = str(exc)
-        if undecided:
-            return Verdict(False, 0.0, Status.ERROR, key, {**details, "gold": golds[0], "reason": undecided})
+        if undecided:  # not shown equal within the budget: wrong, never an error a caller must handle
+            return Verdict(False, 0.0, Status.WRONG, key, {**details, "gold": golds[0], "reason": undecided})
         return Verdict(False, 0.0, Status.WRONG, key, {**details, "gold": golds[0]})
 
     def equivalent(self, gold: str, pred: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from . import symbolic
-from .answer_parse import Answer, Choice, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
+from .answer_parse import Answer, Choice, Difference, Matrix, Relation, Scalar, Seq, Text, Union, parse_answer
 from .latex_expr import TooLarge, Unsupported, Value, compile_latex, evaluate
 from .latex_normalize import compact
 
@@ -26,13 +26,18 @@ _TOO_LARGE = object()
 # A number written with a decimal point or an exponent: "0.5", "1.2e8", "3E-2".
 _DECIMAL = re.compile(r"\d\.\d|\d\.(?!\d)|\.\d|\d[eE][-+]?\d")
 _FLIP = {"<": ">", ">": "<", "\\le ": "\\ge ", "\\ge ": "\\le ", "=": "=", "\\ne ": "\\ne "}
+# A number added to the left side of an equation: "x+y-z+2", "2x + 3" (not "x^3", "x_1 + x_2", "2x").
+_CONSTANT_TERM = re.compile(r"(?:^|[-+])[\d.]+(?:[-+]|$)")
+_COMMAND_NAME = re.compile(r"^\\([a-zA-Z]+)")
 _INFINITIES = {"\\infty": "+", "+\\infty": "+", "-\\infty": "-", "oo": "+", "-oo": "-", "infty": "+", "-infty": "-"}
 
 
-# "204_5", "1011_{2}": digits in a base. Compared as digit strings: "54" is the value of 204_5 but not what a
-# question asking for base 5 accepts; a missing base on one side is accepted (PRIME's cleaned MATH-500 golds
-# dropped the subscripts).
+# "204_5", "1011_{2}": digits in a base. Two numerals compare as digit strings in the same base; "54" is the value
+# of 204_5 but not what a question asking for base 5 accepts. A gold numeral with a base accepts its digits without
+# the subscript (what the question asked for is clear); a prediction with a base against a plain gold is a number in
+# that base: 204_5 is 54, not 204.
 _BASE_NUMBER = re.compile(r"^([0-9A-Za-z]+)_\{?(\d+)\}?$")
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _same_base_number(mg, mp, g: str, p: str) -> bool:
@@ -40,7 +45,17 @@ def _same_base_number(mg, mp, g: str, p: str) -> bool:
     digits_p, base_p = (mp.group(1), mp.group(2)) if mp else (p, None)
     if base_g and base_p and int(base_g) != int(base_p):
         return False
+    if base_p and not base_g:
+        return _numeral_value(digits_p, int(base_p)) == _numeral_value(digits_g, 10)
     return digits_g.upper().lstrip("0") == digits_p.upper().lstrip("0")
+
+
+def _numeral_value(digits: str, base: int) -> int | None:
+    """The value of a numeral, ``None`` when it is not one in that base (or too long to be an answer)."""
+    digits = digits.upper()
+    if not 2 <= base <= 36 or len(digits) > 200 or any(_DIGITS.find(c) not in range(base) for c in digits):
+        return None
+    return int(digits, base)
 
 
 class Undecidable(Exception):
@@ -70,6 +85,15 @@ class Comparer:
             return self._choice(gold, pred)
         if isinstance(gold, Relation) or isinstance(pred, Relation):
             return self._relation(gold, pred)
+        if isinstance(gold, Difference) or isinstance(pred, Difference):
+            g, p = _difference_as_union(gold), _difference_as_union(pred)
+            if isinstance(g, Difference) or isinstance(p, Difference):
+                return (
+                    isinstance(g, Difference)
+                    and isinstance(p, Difference)
+                    and self._ordered((g.base, g.removed), (p.base, p.removed))
+                )
+            return self.equal(g, p)
         if isinstance(gold, Union) or isinstance(pred, Union):
             g, p = _as_union(gold), _as_union(pred)
             return len(g.parts) == len(p.parts) and self._multiset(g.parts, p.parts)
@@ -99,6 +123,8 @@ class Comparer:
 
     # --- structures -------------------------------------------------------------------------------------
     def _seq(self, g: Seq, p: Seq) -> bool:
+        # A set written with a repeated element is the same set: {(3,17,3,7), (3, 17, 3, 7)} has one element.
+        g, p = (_distinct(x) if x.kind == "set" else x for x in (g, p))
         if len(g.items) != len(p.items):
             return False
         if g.kind == "bracket" and p.kind == "bracket":
@@ -142,10 +168,11 @@ class Comparer:
         if isinstance(g, Relation) and isinstance(p, Relation):
             return self._relations_equal(g, p)
         rel, other = (g, p) if isinstance(g, Relation) else (p, g)
-        if c.assignment_vs_value and is_assignment(rel):
+        value = stated_value(rel) if c.assignment_vs_value else None
+        if value is not None:
             if not self.consistent_chain(rel):
                 return False
-            return self.equal(rel.parts[-1], other) if rel is g else self.equal(other, rel.parts[-1])
+            return self.equal(value, other) if rel is g else self.equal(other, value)
         if c.relation_vs_interval and isinstance(other, (Seq, Union)):
             as_interval = _relation_to_interval(rel)
             if as_interval is not None:
@@ -204,6 +231,12 @@ class Comparer:
         base_g, base_p = _BASE_NUMBER.match(compact(g)), _BASE_NUMBER.match(compact(p))
         if base_g or base_p:
             return _same_base_number(base_g, base_p, compact(g), compact(p))
+        time_g, time_p = _TIME.match(compact(g)), _TIME.match(compact(p))
+        if time_g or time_p:
+            return bool(time_g and time_p) and _same_time(time_g, time_p)
+        folded = _case_folded(g, p)
+        if folded:
+            g, p = folded
         cg, cp = compile_latex(g), compile_latex(p)
         if cg is not None and cp is not None:
             decided = self._fast(g, p, cg, cp)
@@ -220,7 +253,8 @@ class Comparer:
             raise Undecidable(f"more than {self.config.max_symbolic_calls} symbolic comparisons in one answer")
         a, b = _sympy_or_too_large(g), _sympy_or_too_large(p)
         if a is _TOO_LARGE and b is _TOO_LARGE:
-            raise Undecidable("both values are too large to evaluate")
+            self.method = "structure"  # neither can be evaluated: equal only as the same tree up to term order
+            return symbolic.same_structure(g, p)
         if a is None or b is None or _TOO_LARGE in (a, b):
             return False
         self.method = "symbolic"
@@ -248,7 +282,7 @@ class Comparer:
             except (ZeroDivisionError, ValueError, OverflowError):
                 return False  # undefined on one side (1/0): not an answer equal to anything
             if a is None and b is None:
-                raise Undecidable("both values are too large to evaluate")
+                return None  # both too large: the symbolic path compares their structure
             if a is None or b is None:
                 return False
             self.method = "exact" if isinstance(a, Fraction) and isinstance(b, Fraction) else "numeric"
@@ -258,7 +292,8 @@ class Comparer:
         tol = max(self._tolerance(cg.has_decimal, cp.has_decimal, False), FLOAT_REL_TOL)
         self.method = "numeric"
         checked = 0
-        for env in _points(cg.symbols | cp.symbols, g + "\0" + p):
+        symbols = cg.symbols | cp.symbols
+        for env in _points(symbols, g + "\0" + p):
             try:
                 a, b = evaluate(cg, env), evaluate(cp, env)
             except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
@@ -267,8 +302,19 @@ class Comparer:
                 return False
             checked += 1
             if checked >= 3:
-                return True
-        return False if checked else None
+                break
+        if not checked:
+            return None
+        # One variable negative at a time: sqrt(x^2) and |x| are x only for x > 0. A point where either side is not
+        # real (sqrt(x) at x < 0) is a branch choice, not evidence: sqrt(xy) = sqrt(x) sqrt(y) is kept.
+        for flipped in _sign_flips(symbols, env):
+            try:
+                a, b = evaluate(cg, flipped), evaluate(cp, flipped)
+            except (ZeroDivisionError, ValueError, OverflowError, TooLarge):
+                continue
+            if _is_real(a) and _is_real(b) and not _values_equal(a, b, tol):
+                return False
+        return True
 
     def _numbers_equal(self, a: Value, b: Value, gold_decimal: bool, pred_decimal: bool) -> bool | None:
         """Gold ``a`` against prediction ``b``: exact when both are rational and the gold is an integer (or neither
@@ -331,12 +377,66 @@ def _points(symbols: frozenset[str], seed_text: str):
         yield {name: Fraction(rng.randint(1300, 9700), rng.randint(1100, 3700)) for name in names}
 
 
+def _sign_flips(symbols: frozenset[str], env: dict):
+    """The point ``env`` with one variable negated, for each variable (at most four)."""
+    for name in sorted(symbols)[:4]:
+        yield {**env, name: -env[name]}
+
+
+def _is_real(v: Value) -> bool:
+    return isinstance(v, Fraction) or abs(v.imag) <= 1e-12 * max(abs(v), 1.0)
+
+
+# "1:58", "12:00:30", "1:58 a.m.": a clock time, not the ratio 1:58 (12:00 and 1:00 would both be x/0).
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:([ap])\.?m\.?)?$", re.IGNORECASE)
+
+
+def _same_time(g: re.Match, p: re.Match) -> bool:
+    """Equal clock times; when only one side says a.m./p.m., the other is read on a 12-hour dial."""
+    minutes = []
+    for m in (g, p):
+        hour, minute, second, half = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), m.group(4)
+        if half:
+            hour = hour % 12 + (12 if half.lower() == "p" else 0)
+        minutes.append(hour * 3600 + minute * 60 + second)
+    if bool(g.group(4)) != bool(p.group(4)):
+        return minutes[0] % 43200 == minutes[1] % 43200
+    return minutes[0] == minutes[1]
+
+
+def _case_folded(g: str, p: str) -> tuple[str, str] | None:
+    """Both sides with upper-case single-letter variables lower-cased, when the two sides name the same variables
+    up to case and neither names two variables differing only by case: ``Ce^{-2t}`` = ``ce^{-2t}`` (an arbitrary
+    constant), ``No`` = ``no``; ``x + X`` keeps its two variables. ``E`` and ``I`` are never folded into ``e``
+    (Euler's number) and ``i``."""
+    lg, lp = symbolic.free_letters(g), symbolic.free_letters(p)
+    if lg is None or lp is None or lg == lp:
+        return None
+    fg, fp = {x.lower() for x in lg}, {x.lower() for x in lp}
+    if fg != fp or len(fg) != len(lg) or len(fp) != len(lp) or fg & {"e", "i"}:
+        return None
+    return _UPPER_LETTER.sub(_lower_letter, g), _UPPER_LETTER.sub(_lower_letter, p)
+
+
+_UPPER_LETTER = re.compile(r"\\[a-zA-Z]+|[A-Z]")
+
+
+def _lower_letter(m: re.Match) -> str:
+    return m.group(0) if m.group(0).startswith("\\") else m.group(0).lower()
+
+
 def _text_key(a: Answer) -> str:
     if isinstance(a, Text):
         return compact(a.text).lower()
     if isinstance(a, Scalar):
         return compact(a.latex).lower()
     return repr(a)
+
+
+def _distinct(s: Seq) -> Seq:
+    """The set without elements written identically (up to spacing); linear, so a long set stays cheap."""
+    kept = {compact(repr(x)): x for x in s.items}
+    return s if len(kept) == len(s.items) else Seq(s.kind, tuple(kept.values()), s.open, s.close)
 
 
 def _as_union(a: Answer) -> Union:
@@ -354,31 +454,92 @@ def _as_matrix(a: Answer) -> Matrix | None:
 
 
 def is_assignment(r: Relation) -> bool:
-    """``x = 5``, ``f(x) = x^2``, ``a_1 = 3``: a name on the left, and only equalities."""
+    """``x = 5``, ``f(x) = x^2``, ``a_1 = 3``, ``\\omega = 2``, ``(p, q) = (3, 2)``: a name (or a tuple of names)
+    on the left, and only equalities. ``7 = 11a + c`` is not one: a number names nothing."""
     if any(op != "=" for op in r.ops):
         return False
-    lhs = r.parts[0]
-    if not isinstance(lhs, Scalar):
-        return isinstance(lhs, Text) and len(lhs.text) <= 12 and " " not in lhs.text
-    s = compact(lhs.latex)
-    return len(s) <= 2 or (s[0].isalpha() and (s[1:2] in ("_", "(") or s.startswith("\\")) and len(s) <= 12)
+    return _is_name(r.parts[0])
+
+
+def _is_name(a: Answer) -> bool:
+    if isinstance(a, Seq) and a.kind == "bracket" and a.open == "(":
+        return all(_is_name(x) for x in a.items)
+    if isinstance(a, Text):
+        return len(a.text) <= 12 and " " not in a.text and a.text[0].isalpha()
+    if not isinstance(a, Scalar):
+        return False
+    s = compact(a.latex)
+    command = _COMMAND_NAME.match(s)
+    if not (s[:1].isalpha() or (command and command.group(1) in symbolic.GREEK)):
+        return False
+    return len(s) <= 2 or (s[1:2] in ("_", "(") or s.startswith("\\")) and len(s) <= 12
+
+
+def stated_value(r: Relation) -> Answer | None:
+    """The value a chain of equalities states, for comparison with a bare value: its last part, when the left
+    side is a name (``x = 5``) or the last part is a closed value (``x + y = 4027``, ``|AB| = 1``,
+    ``\\frac{NO}{BO} = \\frac{1}{\\sqrt6}``, ``x^3 = 12``). ``7 = 11a + c`` states no value."""
+    if any(op != "=" for op in r.ops):
+        return None
+    last = r.parts[-1]
+    if is_assignment(r):
+        return last
+    first = r.parts[0]
+    if not (_closed(last) and isinstance(first, Scalar)) or _CONSTANT_TERM.search(compact(first.latex)):
+        return None  # "x + y - z + 2 = 0", "2x + 3 = 7": an equation to solve, not the value of its left side
+    return None if isinstance(last, Scalar) and compact(last.latex) in ("0", "-0") else last
+
+
+def _closed(a: Answer) -> bool:
+    """Whether an answer names no variable (a number, a tuple of numbers)."""
+    if isinstance(a, Scalar):
+        return symbolic.free_letters(a.latex) == frozenset()
+    if isinstance(a, Seq):
+        return bool(a.items) and all(_closed(x) for x in a.items)
+    return False
 
 
 def _relation_to_interval(r: Relation) -> Answer | None:
-    """``x < 3`` -> ``(-\\infty, 3)``; ``1 \\le x < 2`` -> ``[1, 2)``; ``x \\ne 3`` is not an interval."""
+    """``x < 3`` -> ``(-\\infty, 3)``; ``1 \\le x < 2`` -> ``[1, 2)``; ``|x| < 3`` -> ``(-3, 3)``;
+    ``1 \\le |z| \\le 2`` -> ``[-2, -1] \\cup [1, 2]``; ``x \\ne 3`` is not an interval."""
     strict = {"<": True, ">": True, "\\le ": False, "\\ge ": False}
     if not all(op in strict for op in r.ops):
         return None
     if len(r.parts) == 3 and r.ops[0] in ("<", "\\le ") and r.ops[1] in ("<", "\\le "):
-        lo, hi = r.parts[0], r.parts[2]
-        return Seq("bracket", (lo, hi), "(" if strict[r.ops[0]] else "[", ")" if strict[r.ops[1]] else "]")
+        lo, middle, hi = r.parts
+        opens, closes = "(" if strict[r.ops[0]] else "[", ")" if strict[r.ops[1]] else "]"
+        if _is_variable(middle):
+            return Seq("bracket", (lo, hi), opens, closes)
+        if _is_abs_variable(middle):
+            low = _real_value(lo)
+            if low is None or low < 0 or (low == 0 and opens == "["):
+                return Seq("bracket", (_negated(hi), hi), "[" if closes == "]" else "(", closes)
+            flipped = "]" if opens == "[" else ")"
+            return Union(
+                (
+                    Seq("bracket", (_negated(hi), _negated(lo)), "[" if closes == "]" else "(", flipped),
+                    Seq("bracket", (lo, hi), opens, closes),
+                )
+            )
+        return None
     if len(r.parts) != 2:
         return None
-    var_left = _is_variable(r.parts[0])
-    if not var_left and not _is_variable(r.parts[1]):
+    left, right = r.parts
+    if not (_is_variable(left) or _is_variable(right) or _is_abs_variable(left) or _is_abs_variable(right)):
         return None
+    var_left = _is_variable(left) or _is_abs_variable(left)
     op = r.ops[0] if var_left else _FLIP[r.ops[0]]
-    bound = r.parts[1] if var_left else r.parts[0]
+    bound = right if var_left else left
+    if _is_abs_variable(left if var_left else right):
+        if op in ("<", "\\le "):  # |x| < b: -b < x < b
+            return Seq("bracket", (_negated(bound), bound), "(" if strict[op] else "[", ")" if strict[op] else "]")
+        inf, neg_inf = parse_answer("\\infty"), parse_answer("-\\infty")
+        return Union(
+            (
+                Seq("bracket", (neg_inf, _negated(bound)), "(", ")" if strict[op] else "]"),
+                Seq("bracket", (bound, inf), "(" if strict[op] else "[", ")"),
+            )
+        )
     if op in ("<", "\\le "):
         return Seq("bracket", (parse_answer("-\\infty"), bound), "(", ")" if strict[op] else "]")
     return Seq("bracket", (bound, parse_answer("\\infty")), "(" if strict[op] else "[", ")")
@@ -386,3 +547,51 @@ def _relation_to_interval(r: Relation) -> Answer | None:
 
 def _is_variable(a: Answer) -> bool:
     return isinstance(a, Scalar) and len(compact(a.latex)) == 1 and a.latex.strip().isalpha()
+
+
+def _is_abs_variable(a: Answer) -> bool:
+    s = compact(a.latex) if isinstance(a, Scalar) else ""
+    return len(s) == 3 and s[0] == s[2] == "|" and s[1].isalpha()
+
+
+def _negated(a: Answer) -> Answer:
+    return Scalar(f"-({a.latex})") if isinstance(a, Scalar) else a
+
+
+def _real_value(a: Answer) -> float | None:
+    """The real value of a closed scalar (infinities included), or ``None``."""
+    if not isinstance(a, Scalar):
+        return None
+    sign = _INFINITIES.get(compact(a.latex))
+    if sign:
+        return float(sign + "inf")
+    compiled = compile_latex(a.latex)
+    if compiled is None or compiled.symbols:
+        return None
+    try:
+        v = complex(evaluate(compiled))
+    except (TooLarge, ZeroDivisionError, ValueError, OverflowError):
+        return None
+    return v.real if abs(v.imag) <= 1e-12 * max(abs(v), 1.0) else None
+
+
+def _difference_as_union(a: Answer) -> Answer:
+    """``(-\\infty,\\infty) \\setminus \\{1\\}`` -> ``(-\\infty,1) \\cup (1,\\infty)``: an interval without finitely
+    many of its inner points; anything else stays a ``Difference``."""
+    if not isinstance(a, Difference):
+        return a
+    base, removed = a.base, a.removed
+    if not (isinstance(base, Seq) and base.kind == "bracket" and len(base.items) == 2):
+        return a
+    if not (isinstance(removed, Seq) and removed.kind == "set" and removed.items):
+        return a
+    lo, hi = _real_value(base.items[0]), _real_value(base.items[1])
+    points = sorted({v: x for x in removed.items if (v := _real_value(x)) is not None}.items())
+    if lo is None or hi is None or len(points) != len(removed.items) or not all(lo < v < hi for v, _ in points):
+        return a
+    parts, left, left_open = [], base.items[0], base.open
+    for _, point in points:
+        parts.append(Seq("bracket", (left, point), left_open, ")"))
+        left, left_open = point, "("
+    parts.append(Seq("bracket", (left, base.items[1]), "(", base.close))
+    return Union(tuple(parts))
