@@ -25,25 +25,43 @@ class Span:
 def math_span(s: str, anchored: bool = False) -> Span | None:
     """The first span in ``s`` (only one starting at 0 when ``anchored``). ``$$`` is tried before ``$``; in a
     ``$..$`` span an escaped ``\\$`` is a dollar sign, not the end, and a ``$`` right after a backslash opens none."""
+    return next(_spans(s, anchored), None)
+
+
+def all_math_spans(s: str) -> list[Span]:
+    """Every span of ``s``, left to right, not overlapping: the rule of :func:`math_span` applied again after each
+    span found, in one linear scan."""
+    return list(_spans(s, anchored=False))
+
+
+def _spans(s: str, anchored: bool):
+    """The spans of ``s`` in order; a delimiter kind whose closing search reached the end stays dead for the rest."""
     dead: set[str] = set()
     i, n = 0, len(s)
     while i < n:
         m = _OPEN.search(s, i)
         if m is None or (anchored and m.start() != 0):
-            return None
+            return
         p = m.start()
+        found = None
         for kind in (("$$",) if s.startswith("$$", p) else ()) + (m.group(0),):
             if kind in dead:
                 continue
-            found = _span_at(s, p, kind)
-            if found is _DEAD:
+            span = _span_at(s, p, kind)
+            if span is _DEAD:
                 dead.add(kind)
-            elif found is not None:
-                return found
+            elif span is not None:
+                found = span
+                break
         if anchored:
-            return None
-        i = p + 1
-    return None
+            if found is not None:
+                yield found
+            return
+        if found is None:
+            i = p + 1
+        else:
+            yield found
+            i = found.end
 
 
 def _span_at(s: str, p: int, kind: str):
