@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .extract_phrases import bare, final_statement, last_phrase, unbold
+from .extract_phrases import PHRASES, bare, final_statement, last_phrase, unbold
 from .extract_prose import hedges
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-_PHRASE_START = re.compile(r"\banswers?\s*(?:(?:is|are)\b|:)", re.IGNORECASE)
 _BOX_START = re.compile(r"\\(?:boxed|fbox)")
 _BARE_BOX_TOKEN = re.compile(r"[^\s$]+")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
@@ -230,7 +229,7 @@ def extract_answer(response: str, config: ExtractionConfig = ExtractionConfig())
     text = strip_chat_tail(text)
     if config.prime_output_section:
         out = text.rfind("[OUTPUT]")
-        if out >= 0 and (config.boxed and find_boxes(text[out:]) or _PHRASE_START.search(text[out:])):
+        if out >= 0 and (config.boxed and find_boxes(text[out:]) or PHRASES.search(text[out:])):
             text = text[out:]
     if config.boxed:
         boxes, unclosed = scan_boxes(text)

@@ -13,8 +13,11 @@ from collections import deque
 from .extract_prose import MAX_STATEMENT_CHARS, has_value, statement_value
 from .math_spans import all_math_spans, math_span
 
-# "answer is", "answers are", "final answer is", "Answer:", "final answer:" (the Minerva sentence included).
-_PHRASES = re.compile(r"\banswers?\s*(?:(?:is|are)\b|:)", re.IGNORECASE)
+# "answer is", "answers are", "final answer is", "Answer:", "final answer:" (the Minerva sentence included); not
+# "our answer", "this answer" ...: "We may check our answer: $17 \cdot 44 = 748$" is a check, not the answer.
+PHRASES = re.compile(
+    r"(?<!our )(?<!my )(?<!this )(?<!your )(?<!that )(?<!each )\banswers?\s*(?:(?:is|are)\b|:)", re.IGNORECASE
+)
 _COURTESY = re.compile(r"\bhope\b", re.IGNORECASE)
 _END_MARKER = re.compile(r"[ \t]*(?:A\s*:|####)[ \t]*(.*)")
 _MARKDOWN_BOLD = re.compile(r"\*\*|__")
@@ -42,12 +45,12 @@ def last_phrase(text: str, need_value: bool = False) -> str | None:
     marker = end_marker(text)
     if marker is not None:
         return marker
-    hits = deque(_PHRASES.finditer(text), maxlen=PHRASES_TRIED)
+    hits = deque(PHRASES.finditer(text), maxlen=PHRASES_TRIED)
     for hit in reversed(hits):
         if _is_courtesy(text, hit.start()):
             continue  # "I hope these answers are helpful!"
         body = _phrase_body(text, hit.end())
-        if body is None or any(cmd in body for cmd in _BOX_COMMANDS) or _PHRASES.search(body):
+        if body is None or any(cmd in body for cmd in _BOX_COMMANDS) or PHRASES.search(body):
             continue  # an unclosed box after the phrase is no answer; nor is the next phrase
         if need_value and not has_value(body):
             continue
@@ -107,8 +110,8 @@ def bare(text: str) -> str | None:
     """A response that is only a short answer: one line, at most 80 characters, not a sentence of three or more
     words, and either all math or no math (a line with words around a span is a statement, read as one)."""
     s = text.strip()
-    if not s or len(s) > BARE_MAX_CHARS or "\n" in s:
-        return None
+    if not s or len(s) > BARE_MAX_CHARS or "\n" in s or any(cmd in s for cmd in _BOX_COMMANDS):
+        return None  # a box here was empty: "\boxed{}" is no answer
     whole = math_span(s, anchored=True)
     if whole and whole.end == len(s):
         return whole.content.strip()
