@@ -48,6 +48,12 @@ def _timed(response: str, gold: str):
         ("\\boxed{((10!)!)!}", "((9!)!)!", Status.WRONG),  # neither computable, different trees: never an error
         ("\\boxed{\\sum_{k=1}^{n} k^{k}}", "\\sum_{k=1}^{n} k^{k}", Status.OK),
         ("\\boxed{((10!)!)! + 1}", "1 + ((10!)!)!", Status.OK),  # the same tree up to the order of terms
+        ("\\boxed{}, \\boxed{}", "1", None),  # empty boxes: never an IndexError
+        ("\\boxed{,}", "1", Status.NO_ANSWER),  # only a separator
+        ("\\boxed{x = 10^{10000}}", "1", Status.WRONG),  # a 33,000-bit value in an assignment
+        ("\\boxed{x = 10^{10000}}", "10^{10000}", Status.OK),
+        ("\\boxed{" + "9" * 5000 + "}", "9" * 5000, Status.OK),  # too long to parse, but spelled as the gold
+        ("\\boxed{" + "9" * 5000 + "}", "9" * 4999 + "8", Status.WRONG),
         ("\\boxed{" + " ".join(["word"] * 30) + " 5}", "5", Status.WRONG),  # exponential unit regex before
         ("\\boxed{" + " ".join(["cm"] * 300) + " 5}", "5", Status.WRONG),
         ("\\boxed{5 " + " / ".join(["cm"] * 300) + "}", "5", Status.OK),  # a long run of units is still cut
@@ -65,6 +71,7 @@ def _timed(response: str, gold: str):
 def test_hostile_inputs_are_bounded_in_a_direct_call(response, gold, status):
     verdict, seconds = _timed(response, gold)
     assert seconds < WALL_S, f"{seconds:.2f} s"
+    assert verdict.status is not Status.ERROR, verdict  # malformed or huge is wrong or no_answer
     if status is not None:
         assert verdict.status is status, verdict
     else:

@@ -190,8 +190,8 @@ def _parse(s: str, choice: bool = True) -> Answer:
             return Seq("set", tuple(_parse(p) for p in inner_items if p.strip()))
         if len(inner_items) > 1:
             return Seq("bracket", tuple(_parse(p) for p in inner_items), open_, close)
-        if open_ == "(" and close == ")":
-            return _parse(inner)
+        if (open_ == "(" and close == ")") or inner.strip().startswith("\\begin{pmatrix}"):
+            return _parse(inner)  # "(x)" is x; "[\\begin{array}..\\end{array}]" is the matrix, bracketed
     if len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _balanced(s[1:-1]):
         return _parse(s[1:-1])  # a plain TeX group "{2,3,5}" only groups; the set is "\\{2,3,5\\}"
     approx = split_top(s, ("\\approx",))

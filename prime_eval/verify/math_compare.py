@@ -26,8 +26,9 @@ _TOO_LARGE = object()
 # A number written with a decimal point or an exponent: "0.5", "1.2e8", "3E-2".
 _DECIMAL = re.compile(r"\d\.\d|\d\.(?!\d)|\.\d|\d[eE][-+]?\d")
 _FLIP = {"<": ">", ">": "<", "\\le ": "\\ge ", "\\ge ": "\\le ", "=": "=", "\\ne ": "\\ne "}
-# A number added to the left side of an equation: "x+y-z+2", "2x + 3" (not "x^3", "x_1 + x_2", "2x").
-_CONSTANT_TERM = re.compile(r"(?:^|[-+])[\d.]+(?:[-+]|$)")
+# The left side of an equation to solve, not a quantity: a constant term ("x+y-z+2") or a numeric coefficient
+# ("2x + z"); "x^3", "x_1 + x_2", "|AB|", "\frac{NO}{BO}" are quantities.
+_EQUATION_FORM = re.compile(r"(?:^|[-+])[\d.]+(?:[-+]|$)|(?<![\^_{\d.])\d+(?:\.\d+)?(?:[a-zA-Z]|\\[a-zA-Z])")
 _COMMAND_NAME = re.compile(r"^\\([a-zA-Z]+)")
 _INFINITIES = {"\\infty": "+", "+\\infty": "+", "-\\infty": "-", "oo": "+", "-oo": "-", "infty": "+", "-infty": "-"}
 
@@ -123,8 +124,8 @@ class Comparer:
 
     # --- structures -------------------------------------------------------------------------------------
     def _seq(self, g: Seq, p: Seq) -> bool:
-        # A set written with a repeated element is the same set: {(3,17,3,7), (3, 17, 3, 7)} has one element.
-        g, p = (_distinct(x) if x.kind == "set" else x for x in (g, p))
+        # A set or list of answers written with a repeated element names it once: {(3,17,3,7), (3, 17, 3, 7)}.
+        g, p = (_distinct(x) if x.kind != "bracket" else x for x in (g, p))
         if len(g.items) != len(p.items):
             return False
         if g.kind == "bracket" and p.kind == "bracket":
@@ -196,6 +197,9 @@ class Comparer:
                 return True
         if g.ops == ("=",) and p.ops == ("=",) and all(isinstance(x, Scalar) for x in g.parts + p.parts):
             return self._same_equation(g, p)
+        gl, pl = _linear_inequality(g), _linear_inequality(p)
+        if gl and pl and gl[0] == pl[0]:  # "-x > -1" = "x < 1": the same variable in the same interval
+            return self.equal(gl[1], pl[1])
         return False
 
     def _same_equation(self, g: Relation, p: Relation) -> bool:
@@ -485,8 +489,8 @@ def stated_value(r: Relation) -> Answer | None:
     if is_assignment(r):
         return last
     first = r.parts[0]
-    if not (_closed(last) and isinstance(first, Scalar)) or _CONSTANT_TERM.search(compact(first.latex)):
-        return None  # "x + y - z + 2 = 0", "2x + 3 = 7": an equation to solve, not the value of its left side
+    if not (_closed(last) and isinstance(first, Scalar)) or _EQUATION_FORM.search(compact(first.latex)):
+        return None  # "x + y - z + 2 = 0", "2x + z = 1": an equation (a plane), not the value of its left side
     return None if isinstance(last, Scalar) and compact(last.latex) in ("0", "-0") else last
 
 
@@ -546,7 +550,35 @@ def _relation_to_interval(r: Relation) -> Answer | None:
 
 
 def _is_variable(a: Answer) -> bool:
-    return isinstance(a, Scalar) and len(compact(a.latex)) == 1 and a.latex.strip().isalpha()
+    """A name whose values an inequality bounds: ``x``, ``f(x)``, ``a_1``."""
+    return isinstance(a, Scalar) and _is_name(a)
+
+
+def _linear_inequality(r: Relation) -> tuple[str, Answer] | None:
+    """(variable, interval) of an inequality linear in one variable: ``-x > -1`` -> ("x", ``(-\\infty, 1)``),
+    ``2x + 1 \\le 7`` -> ("x", ``(-\\infty, 3]``). Linear means exactly: f(0), f(1), f(2) of left minus right are
+    exact rationals in arithmetic progression with a nonzero step."""
+    if (
+        len(r.parts) != 2
+        or r.ops[0] not in ("<", ">", "\\le ", "\\ge ")
+        or not all(isinstance(x, Scalar) for x in r.parts)
+    ):
+        return None
+    compiled = compile_latex(f"({r.parts[0].latex})-({r.parts[1].latex})")
+    if compiled is None or len(compiled.symbols) != 1:
+        return None
+    (name,) = compiled.symbols
+    try:
+        f = [evaluate(compiled, {name: Fraction(k)}) for k in range(3)]
+    except (TooLarge, ZeroDivisionError, ValueError, OverflowError):
+        return None
+    if not all(isinstance(v, Fraction) for v in f) or f[2] - f[1] != f[1] - f[0] or f[1] == f[0]:
+        return None
+    slope = f[1] - f[0]
+    root = -f[0] / slope
+    op = r.ops[0] if slope > 0 else _FLIP[r.ops[0]]
+    bound = Scalar(f"\\frac{{{root.numerator}}}{{{root.denominator}}}")
+    return name, _relation_to_interval(Relation((Scalar("x"), bound), (op,)))
 
 
 def _is_abs_variable(a: Answer) -> bool:
