@@ -11,6 +11,13 @@ Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespac
           read-only, fresh /proc with its kernel settings read-only --fork--> program: drops every capability,
           then no new privileges and the seccomp filter (built by seccomp.py, passed as --seccomp HEX)
 
+What a run reads (stdin, files, the sealed payload) follows the request's JSON header on the control stream as
+raw bytes, and what it writes comes back in a report: the runner moves both with ``splice`` between its control
+pipes and memory files, so they never enter the memory of the runner, which every process of every later run is
+forked from. Only the program text and the limits do. A run's sealed payload is open on fd 3 (``SEALED_FD``) of the
+program, at its start; init closes its own copy as soon as the program is forked. A program that keeps a secret
+from processes it starts (the code harness keeps the tests from the candidate) forks them before reading it.
+
 Two forks per run, and each costs in proportion to the runner's memory (page tables copied at the fork, pages
 copied on first write, all of it torn down at exit): that is most of a run's overhead, so the runner starts with
 -S (no site hooks) and imports nothing a run does not use.
@@ -42,6 +49,7 @@ import resource
 import select
 import signal
 import site
+import stat
 import string  # noqa: F401
 import struct
 import sys
@@ -54,6 +62,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 0x1, 0x2, 0x4, 0x8, 0x20, 0x1000
 MS_REC, MS_PRIVATE, MS_RELATIME, MNT_DETACH = 0x4000, 0x40000, 0x200000, 0x2
 PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, SECCOMP_MODE_FILTER = 22, 24, 28, 38, 2
+PR_SET_DUMPABLE = 4
 # NOROOT (+ locked) and NO_CAP_AMBIENT_RAISE (+ locked): uid 0 in the box can never regain capabilities.
 SECUREBITS = 0x1 | 0x2 | 0x40 | 0x80
 RUN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}
@@ -64,6 +73,8 @@ STAGE = "/opt/prime/run"
 # Bound over themselves read-only in each run's fresh /proc, as bubblewrap does for the box's own.
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
 PROC_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
+# Where a run's program finds its sealed payload (see the module docstring).
+SEALED_FD = 3
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
@@ -174,6 +185,57 @@ def write_frame(fd, obj):
         view = view[os.write(fd, view) :]
 
 
+def _move(src, dst, count, bounce, offset=None):
+    """``count`` bytes from ``src`` (at ``offset``, for a file) to ``dst`` by ``splice``, inside the kernel: they
+    never enter this process's memory. Where neither end is a pipe (a container's stdio may be a socket), they go
+    through ``bounce``, a pipe of this process's own. EOFError if ``src`` ends first."""
+    while count:
+        if bounce is None:
+            moved = os.splice(src, dst, count, offset_src=offset)
+        else:
+            moved = os.splice(src, bounce[1], min(count, 1 << 16), offset_src=offset)
+            if moved:
+                _move(bounce[0], dst, moved, None)
+        if not moved:
+            raise EOFError("the control stream ended inside a request's payload")
+        count -= moved
+        offset = None if offset is None else offset + moved
+
+
+def _memfile(name, src, size, bounce):
+    """A memory file holding the next ``size`` bytes of the control stream, positioned at its start."""
+    fd = os.memfd_create(name)
+    try:
+        _move(src, fd, size, bounce)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _Payload:
+    """One request's payload in memory files: stdin, [(path, fd)] of its files, the sealed payload (or None)."""
+
+    def __init__(self, req, src, bounce):
+        self.stdin, self.files, self.sealed = None, [], None
+        try:
+            self.stdin = _memfile("stdin", src, req["stdin"] or 0, bounce)
+            for rel, size in req["files"]:
+                self.files.append((rel, _memfile("file", src, size, bounce)))
+            if req["sealed"]:
+                self.sealed = _memfile("sealed", src, req["sealed"], bounce)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for fd in (self.stdin, self.sealed, *(fd for _, fd in self.files)):
+            if fd is not None:
+                os.close(fd)
+        self.stdin, self.files, self.sealed = None, [], None
+
+
 def _safe_path(root, rel):
     path = os.path.normpath(os.path.join(root, rel))
     if os.path.isabs(rel) or not path.startswith(root + os.sep):
@@ -202,15 +264,21 @@ def _set_limits(lim, namespaces):
         _limit(resource.RLIMIT_NPROC, lim["max_processes"])
 
 
-def _program(req, workdir, fds, namespaces, fprog):
+def _program(req, workdir, stdio, sealed, namespaces, fprog):
     """The only process that runs untrusted code. Never returns."""
     code = 70
     try:
         os.setsid()
-        for target, fd in enumerate(fds):
+        for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        os.closerange(3, 1 << 16)
+        if sealed is not None:
+            os.dup2(sealed, SEALED_FD)
+        os.closerange(3 if sealed is None else SEALED_FD + 1, 1 << 16)
         os.chdir(workdir)
+        if sealed is None:
+            # init made itself non-dumpable. A program with a sealed payload stays so: no other process of the
+            # box's uid may open its descriptors under /proc (fd 3 above all), nor its memory once it has read it.
+            _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         # If memory runs out, the program goes first, never the runner. (os-level I/O here and below: every page
         # this process touches before the program starts is copied from the runner's, and the io stack is big.)
         oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
@@ -260,10 +328,14 @@ def _exit_code(exc):
     return 1
 
 
-def _init(req, result_r, result_fd, namespaces, workroot, fprog):
-    """Set up one run, start the program, watch it, report. Never returns."""
+def _init(req, payload, report_fd, namespaces, workroot, fprog):
+    """Set up one run, start the program, watch it, write the report to ``report_fd`` (a memory file the runner
+    relays). Exits 0 when the run ended without a signal or an error of its own, 3 otherwise."""
+    clean = False
     try:
-        os.close(result_r)  # the runner's end
+        # Other processes of the box's uid (one a program of an earlier run left behind, where runs share a pid
+        # namespace) must not open this process's memory or its descriptors under /proc.
+        _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         os.umask(0o077)
         lim = req["limits"]
         if namespaces:
@@ -274,21 +346,19 @@ def _init(req, result_r, result_fd, namespaces, workroot, fprog):
             import tempfile  # loaded by main() in this mode only
 
             workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
-        for rel, text in req["files"].items():
+        for rel, fd in payload.files:
             path = _safe_path(workdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            _write(path, text.encode("latin-1"))
+            _copy_file(fd, path)
         _write(os.path.join(workdir, "main.py"), req["program"].encode())
-        stdin = os.memfd_create("stdin")
-        os.write(stdin, (req["stdin"] or "").encode("latin-1"))
-        os.lseek(stdin, 0, os.SEEK_SET)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _program(req, workdir, (stdin, out_w, err_w), namespaces, fprog)
-        for fd in (stdin, out_w, err_w):
+            _program(req, workdir, (payload.stdin, out_w, err_w), payload.sealed, namespaces, fprog)
+        payload.close()
+        for fd in (out_w, err_w):
             os.close(fd)
         result = _watch(pid, out_r, err_r, lim, start)
         if not namespaces:
@@ -296,11 +366,27 @@ def _init(req, result_r, result_fd, namespaces, workroot, fprog):
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
-        write_frame(result_fd, result)
+        clean = result["signal"] is None
     except BaseException as exc:
-        write_frame(result_fd, {"error": f"{type(exc).__name__}: {exc}"})
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        write_frame(report_fd, result)
     finally:
-        os._exit(0)
+        os._exit(0 if clean else 3)
+
+
+def _copy_file(src, path):
+    """A memory file's bytes into a new file at ``path``, inside the kernel."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        size, done = os.fstat(src).st_size, 0
+        while done < size:
+            moved = os.sendfile(fd, src, done, size - done)
+            if not moved:
+                raise EOFError(f"file {path} ended early")
+            done += moved
+    finally:
+        os.close(fd)
 
 
 def _write(path, data):
@@ -400,8 +486,8 @@ class _CompileCache:
             self._put(self.code, key, code)
         return code
 
-    def note(self, source, result):
-        if len(source) <= self.max_chars and result.get("signal") is None and "error" not in result:
+    def note(self, source, clean):
+        if clean and len(source) <= self.max_chars:
             self._put(self.clean, hash(source), True)
 
     def _put(self, table, key, value):
@@ -411,34 +497,40 @@ class _CompileCache:
             del table[next(iter(table))]
 
 
-def serve_one(req, namespaces, workroot, own_pid_ns, cache, fprog):
-    """One run: fork its init (pid 1 of a fresh pid namespace with --ns), relay its report, reap it."""
+def serve_one(req, payload, ctrl_out, box):
+    """One run: fork its init (pid 1 of a fresh pid namespace with --ns), reap it, relay its report."""
+    namespaces, workroot = box["namespaces"], box["workroot"]
     if namespaces:  # the program's path is the same in every run only here
-        req["code"] = cache.get(req["program"], os.path.join(workroot, "main.py"))
-    result_r, result_w = os.pipe()
-    if namespaces:
-        # This process stays where it is; its next child becomes pid 1 of a new pid namespace. One fork per run
-        # fewer than forking a helper to unshare: every fork of this interpreter costs a copy of its page tables.
-        _check(_unshare(CLONE_NEWPID), "unshare")
+        req["code"] = box["cache"].get(req["program"], os.path.join(workroot, "main.py"))
+    report = os.memfd_create("report")
     try:
-        pid = os.fork()
-        if pid == 0:
-            _init(req, result_r, result_w, namespaces, workroot, fprog)
-    finally:
         if namespaces:
-            # Point later children back at the box's own pid namespace, so that the next run can unshare again.
-            _check(_setns(own_pid_ns, CLONE_NEWPID), "setns")
-    os.close(result_w)
-    try:
-        result = read_frame(result_r)
-    finally:
-        os.close(result_r)
+            # This process stays where it is; its next child becomes pid 1 of a new pid namespace. One fork per
+            # run fewer than forking a helper to unshare: every fork of this interpreter costs a copy of its page
+            # tables.
+            _check(_unshare(CLONE_NEWPID), "unshare")
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _init(req, payload, report, namespaces, workroot, box["fprog"])
+        finally:
+            if namespaces:
+                # Point later children back at the box's own pid namespace, so that the next run can unshare again.
+                _check(_setns(box["own_pid_ns"], CLONE_NEWPID), "setns")
+        payload.close()
         # init's exit kills whatever the run left in its pid namespace: once it is reaped, nothing of the run is.
-        os.waitpid(pid, 0)
-    if result is None:
-        return {"error": "the run's init process died without a report"}
-    cache.note(req["program"], result)
-    return result
+        _, status = os.waitpid(pid, 0)
+        size = os.fstat(report).st_size
+        head = os.pread(report, 4, 0)
+        if len(head) < 4 or 4 + struct.unpack(">I", head)[0] != size:
+            write_frame(ctrl_out, {"error": "the run's init process died without a report"})
+            return
+        # The report holds the run's output: relayed inside the kernel, like the payload, never read here.
+        _move(report, ctrl_out, size, box["bounce_out"], offset=0)
+        box["cache"].note(req["program"], os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+    finally:
+        payload.close()
+        os.close(report)
 
 
 def main(argv):
@@ -477,15 +569,29 @@ def main(argv):
     # Everything loaded so far lives as long as the runner: keep the collector from touching (and so copying) it
     # in every forked run.
     gc.freeze()
-    cache = _CompileCache()
+    box = {
+        "namespaces": namespaces,
+        "workroot": workroot,
+        "own_pid_ns": own_pid_ns,
+        "fprog": fprog,
+        "cache": _CompileCache(),
+        "bounce_out": _bounce_unless_pipe(ctrl_out),
+    }
+    bounce_in = _bounce_unless_pipe(ctrl_in)
     write_frame(ctrl_out, {"ready": True, "pid": os.getpid(), "namespaces": namespaces})
     while True:
         req = read_frame(ctrl_in)
         if req is None:
             return
-        write_frame(ctrl_out, serve_one(req, namespaces, workroot, own_pid_ns, cache, fprog))
+        # A payload cut short leaves the stream out of step: the runner exits and its backend starts a new box.
+        serve_one(req, _Payload(req, ctrl_in, bounce_in), ctrl_out, box)
         if once:
             return
+
+
+def _bounce_unless_pipe(fd):
+    """A pipe to relay spliced bytes through when ``fd`` is not a pipe itself (see ``_move``)."""
+    return None if stat.S_ISFIFO(os.fstat(fd).st_mode) else os.pipe()
 
 
 def _seccomp_program(argv):

@@ -17,6 +17,7 @@ from .limits import Limits
 class Backend(Protocol):
     name: str
     workers: int
+    isolation: str  # the level in force: "namespaces", "bwrap", "rlimits" or "docker"
 
     def run(
         self,
@@ -25,6 +26,7 @@ class Backend(Protocol):
         stdin: str | bytes | None = None,
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        sealed: str | bytes | None = None,
     ) -> Execution: ...
 
     def close(self) -> None: ...
@@ -38,6 +40,7 @@ class Job:
     stdin: str | bytes | None = None
     files: Mapping[str, str | bytes] = field(default_factory=dict)
     limits: Limits | None = None
+    sealed: str | bytes | None = None
 
 
 _backends: dict[tuple[str, int], Backend] = {}
@@ -84,12 +87,18 @@ def run(
     stdin: str | bytes | None = None,
     files: Mapping[str, str | bytes] | None = None,
     limits: Limits | None = None,
+    sealed: str | bytes | None = None,
     backend: str | Backend = "local",
 ) -> Execution:
     """Run ``program`` (Python source) in a fresh isolated process and return what happened. Never raises for
-    anything the program does; a failure of the sandbox itself comes back as ``sandbox_error``."""
+    anything the program does; a failure of the sandbox itself comes back as ``sandbox_error``.
+
+    ``stdin``, ``files`` and ``sealed`` never pass through the memory of the box's runner, which later runs are
+    forked from, so no later run can find them by scanning its own memory; ``program`` does (it is compiled once
+    per box when it comes back). ``sealed`` (str as UTF-8) is open on the program's fd 3 at its start (see
+    ``_box.py``): a program that must keep it from processes it starts forks them before reading it."""
     impl = get_backend(backend) if isinstance(backend, str) else backend
-    return impl.run(program, stdin=stdin, files=files, limits=limits)
+    return impl.run(program, stdin=stdin, files=files, limits=limits, sealed=sealed)
 
 
 def run_many(jobs: Sequence[Job | str], *, backend: str | Backend = "local") -> list[Execution]:
@@ -99,4 +108,8 @@ def run_many(jobs: Sequence[Job | str], *, backend: str | Backend = "local") -> 
     if not todo:
         return []
     with ThreadPoolExecutor(max_workers=min(impl.workers, len(todo))) as pool:
-        return list(pool.map(lambda j: impl.run(j.program, stdin=j.stdin, files=j.files, limits=j.limits), todo))
+        return list(pool.map(lambda j: _run_job(impl, j), todo))
+
+
+def _run_job(impl: Backend, job: Job) -> Execution:
+    return impl.run(job.program, stdin=job.stdin, files=job.files, limits=job.limits, sealed=job.sealed)

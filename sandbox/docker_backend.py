@@ -19,7 +19,8 @@ from typing import Any
 from . import seccomp
 from .execution import Execution, classify
 from .limits import Limits
-from .local import REPORT_GRACE_S, _latin1
+from .local import REPORT_GRACE_S
+from .request import encode_request
 
 DEFAULT_IMAGE = "prime-sandbox:latest"
 
@@ -57,6 +58,7 @@ def container_spec(limits: Limits, image: str = DEFAULT_IMAGE) -> dict[str, Any]
 
 class DockerBackend:
     name = "docker"
+    isolation = "docker"
 
     def __init__(self, workers: int | None = None, *, image: str = DEFAULT_IMAGE, client: Any = None):
         self.workers = workers or os.cpu_count() or 1
@@ -80,14 +82,10 @@ class DockerBackend:
         stdin: str | bytes | None = None,
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        sealed: str | bytes | None = None,
     ) -> Execution:
         limits = limits or Limits()
-        req = {
-            "program": program,
-            "stdin": _latin1(stdin) if stdin is not None else None,
-            "files": {name: _latin1(data) for name, data in (files or {}).items()},
-            "limits": limits.to_dict(),
-        }
+        req = encode_request(program, limits=limits, stdin=stdin, files=files, sealed=sealed)
         container = None
         try:
             container = self.client.containers.create(**container_spec(limits, self.image))
@@ -95,9 +93,8 @@ class DockerBackend:
             # text and replaces the frames' binary length bytes that are not valid UTF-8.
             sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
             container.start()
-            body = json.dumps(req).encode()
             raw_sock = sock._sock
-            raw_sock.sendall(struct.pack(">I", len(body)) + body)
+            raw_sock.sendall(req)
             raw_sock.shutdown(socket.SHUT_WR)  # end of the runner's stdin: it serves one request, then exits
             stream = _read_until_eof(raw_sock, time.monotonic() + limits.wall_time_s + REPORT_GRACE_S + 10)
             sock.close()

@@ -38,6 +38,7 @@ from typing import Any
 from . import cgroups, seccomp
 from .execution import Execution, classify
 from .limits import Limits
+from .request import encode_request
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +160,10 @@ class _Box:
         if cgroup is not None:
             cgroup.idle = cgroup.processes()
 
-    def request(self, req: Mapping[str, Any], timeout: float) -> dict[str, Any] | None:
-        body = json.dumps(req).encode()
+    def request(self, req: bytes, timeout: float) -> dict[str, Any] | None:
+        """Send one request (``request.encode_request``) and wait for its report."""
         try:
-            self.proc.stdin.write(struct.pack(">I", len(body)) + body)
+            self.proc.stdin.write(req)
             self.proc.stdin.flush()
         except OSError:
             return None
@@ -264,8 +265,7 @@ class LocalBackend:
         except (OSError, RuntimeError) as exc:
             log.debug("isolation %s as uid %s unavailable: %s", level, uid, exc)
             return False
-        probe = {"program": "print('ok')", "stdin": None, "files": {}, "limits": Limits().to_dict()}
-        raw = box.request(probe, START_TIMEOUT_S)
+        raw = box.request(encode_request("print('ok')", limits=Limits()), START_TIMEOUT_S)
         good = bool(raw) and raw.get("stdout") == "ok\n"
         if good:
             self._boxes.add(box)
@@ -327,15 +327,11 @@ class LocalBackend:
         stdin: str | bytes | None = None,
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        sealed: str | bytes | None = None,
     ) -> Execution:
         limits = limits or Limits()
         self._setup()
-        req = {
-            "program": program,
-            "stdin": _latin1(stdin) if stdin is not None else None,
-            "files": {name: _latin1(data) for name, data in (files or {}).items()},
-            "limits": limits.to_dict(),
-        }
+        req = encode_request(program, limits=limits, stdin=stdin, files=files, sealed=sealed)
         box = self._slots.get()
         try:
             if box is None:
@@ -388,8 +384,3 @@ def _scratch_dir() -> str:
         if owner.isdigit() and not Path(f"/proc/{owner}").exists():
             shutil.rmtree(path, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
-
-
-def _latin1(data: str | bytes) -> str:
-    raw = data.encode() if isinstance(data, str) else bytes(data)
-    return raw.decode("latin-1")

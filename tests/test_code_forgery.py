@@ -21,6 +21,7 @@ import pytest
 from prime_eval.code_scoring import load_code_tasks
 from prime_eval.verify import _wire, verify_batch
 from prime_eval.verify.code import CodeConfig, CodeVerifier
+from tests._memory_scan import SCAN_FUNCTION
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
@@ -297,41 +298,32 @@ def test_a_forged_fraction_earns_exactly_what_its_plain_value_earns_on_every_tas
 
 
 # Counts the bytes of a test's text in the candidate's own memory, against a control string of the same shape that
-# no test holds: both are built at run time, so each is found once in the candidate's own copy of it.
-MEMORY_SCAN = """
+# no test holds: both are built at run time, so each is found once in the candidate's own copy of it. Then tries the
+# memory of its parent (the trusted harness) and of pid 1 (the run's init), which every process of the run is
+# forked from.
+MEMORY_SCAN = (
+    SCAN_FUNCTION
+    + """
 def has_close_elements(numbers, threshold):
+    import os
     needles = [bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.3")), bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.7"))]
-    counts = [0, 0]
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb") as mem:
-        for line in maps:
-            fields = line.split()
-            if "r" not in fields[1]:
-                continue
-            start, end = (int(x, 16) for x in fields[0].split("-"))
-            try:
-                mem.seek(start)
-                data = mem.read(end - start)
-            except (OSError, ValueError, OverflowError):
-                continue
-            counts = [count + data.count(needle) for count, needle in zip(counts, needles)]
-    raise ValueError(f"test text {counts[0]}, control {counts[1]}")
+    own, parent, init = (scan(pid, needles) for pid in ("self", os.getppid(), 1))
+    raise ValueError(f"test text {own[0]}, control {own[1]}; parent {parent}; init {init}")
 """
+)
 
 
 @needs_data
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox's runner and init hold each request (this run's tests; earlier runs' in freed heap) in "
-    "memory that every process of a run is forked from: a candidate that scans its own memory finds them. Needs "
-    "the box to hand a run its files without them passing through memory the program is forked from.",
-)
-def test_the_candidate_cannot_find_the_tests_in_its_own_memory():
+def test_the_candidate_cannot_find_the_tests_in_its_own_memory_nor_its_parents():
+    """The run's tests come as the sandbox's sealed payload, read by the harness only after it forked the candidate;
+    an earlier check's tests (the same task, here) never passed through the box's runner either."""
     task = load_code_tasks("humaneval", DATA)["HumanEval/0"]
     assert "3.9, 4.0, 5.0, 2.2], 0.3" in task.tests[0]
+    honest = VERIFIER.verify(f"```python\n{task.prompt}    return False\n```", task)
+    assert honest.details["tests"][0]["outcome"] == "fail"  # the box has run this task's tests before the scan
     verdict = VERIFIER.verify(f"```python\n{MEMORY_SCAN}\n```", task)
     message = verdict.details["tests"][0]["message"]
-    assert message.startswith("ValueError: test text") and message.endswith(", control 1"), verdict.details
-    assert message == "ValueError: test text 1, control 1"
+    assert message == "ValueError: test text 1, control 1; parent PermissionError; init PermissionError", message
 
 
 # --- the trusted decoder on its own: whatever the candidate's side sends, only builtin data comes out -------------

@@ -220,3 +220,27 @@ def test_reference_as_dict():
     assert FAST.verify(GOOD, {"tests": list(ADD.tests)}).correct
     with pytest.raises(ValueError):
         CodeTests(tests=())
+
+
+def test_the_rlimits_level_is_refused_unless_allowed_and_then_flagged(monkeypatch):
+    """There a candidate runs as the caller with its capabilities, beside processes holding every test."""
+    import os
+    import warnings
+
+    from sandbox import backends
+    from sandbox.local import LocalBackend, SandboxWeakWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SandboxWeakWarning)
+        weak = LocalBackend(workers=1, isolation="rlimits")
+        assert weak.isolation == "rlimits"
+    monkeypatch.setitem(backends._backends, ("local", os.getpid()), weak)
+    try:
+        refused = FAST.verify(GOOD, ADD)
+        assert refused.status is Status.ERROR and "allow_weak_isolation" in refused.details["reason"]
+        allowed = CodeVerifier(CodeConfig(timeout_s=4, test_timeout_s=2, allow_weak_isolation=True))
+        verdict = allowed.verify(GOOD, ADD)
+        assert verdict.correct and verdict.details["warning"].startswith("UNPROTECTED CODE CHECK")
+    finally:
+        weak.close()
+    assert "warning" not in FAST.verify(GOOD, ADD).details  # the default backend: namespaces here

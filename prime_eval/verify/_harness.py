@@ -1,7 +1,9 @@
 """The test harness that runs *inside the sandbox*: trusted tests in one process, the candidate in another.
 
 Shipped as program text behind ``_wire.py`` (``code_tests.HARNESS_PROGRAM``), so it imports nothing from prime;
-what to test comes in a ``.config`` file (``code_tests.harness_config``). Processes of one run:
+what to test (the candidate's program, the prompt, the tests) comes as the run's sealed payload
+(``code_tests.harness_config``), which the sandbox hands over on fd 3 without it ever passing through the memory
+of a process this run is forked from. Processes of one run:
 
     harness (trusted: the tests, every comparison, the report on stdout)
       `-- candidate (forked before the harness reads the tests; loads the program, then serves calls over two
@@ -29,6 +31,7 @@ if __name__ != "__main__":  # imported by tests; in the box _wire.py's text come
     from ._wire import WireError, decode, encode, read_frame, write_frame
 
 PR_SET_DUMPABLE = 4
+SEALED_FD = 3  # where the sandbox puts a run's sealed payload: this check's config (``code_tests.harness_config``)
 _MAIN_CALL = "_main()"  # how HARNESS_PROGRAM ends; a fresh candidate interpreter runs the text before it
 MESSAGE_CHARS = 300
 # Builtin exceptions a candidate may raise through the wire as themselves, so that tests expecting one still work;
@@ -325,40 +328,27 @@ def _handle_of(value):
     raise TypeError(f"a {type(value).__qualname__} cannot be passed to the candidate: only plain data crosses")
 
 
-def _forget_run_request():
-    """Drop this run's copy of its own request (the sandbox's runner holds it in a frame further up this stack,
-    files and all) before anything forks: a process forked later must not find the tests by walking its frames."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        for value in frame.f_locals.values():
-            if type(value) is dict and type(value.get("files")) is dict:
-                value["files"].clear()
-        frame = frame.f_back
-
-
-def _read(path):
-    """A file's bytes without the io stack: each page of the interpreter that this run touches is copied."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+def _read_all(fd):
+    """A descriptor's bytes to its end, without the io stack: each page of the interpreter this run touches is
+    copied."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _main():
     json = __import__("json")
-    _forget_run_request()
-    program_text = _read(__file__).decode()
-    # First, before the tests are read: the candidate process is a copy of one that never held them.
+    main_fd = os.open(__file__, os.O_RDONLY)
+    program_text = _read_all(main_fd).decode()
+    os.close(main_fd)
+    # First, before the tests are read: the candidate process is a copy of one that never held them (the sandbox
+    # keeps a run's sealed payload out of every process the run is forked from).
     candidate = Candidate(program_text[: program_text.rindex(_MAIN_CALL)] + "_serve(3, 4)\n")
     if ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE) failed")
-    config = json.loads(_read(".config"))
-    os.unlink(".config")
-    os.unlink(__file__)
+    config = json.loads(_read_all(SEALED_FD))
+    os.close(SEALED_FD)
 
     def report(index, outcome, message=""):
         os.write(1, f"{index} {outcome} {json.dumps(message[:500])}\n".encode())

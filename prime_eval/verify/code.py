@@ -30,6 +30,7 @@ from typing import Any
 from .base import Status, Verdict
 from .code_tests import (
     HARNESS_PROGRAM,
+    SEALED_PROGRAM_LOADER,
     CodeTests,
     Report,
     TestOutcome,
@@ -91,6 +92,10 @@ class CodeConfig:
     memory_mb: int = 1024
     stop_on_first_failure: bool = False
     backend: str = "local"
+    # The rlimits level runs programs as the caller with its capabilities (root's CAP_SYS_PTRACE opens any process's
+    # memory) and beside the caller's processes, which hold every task's tests: a candidate can read them there.
+    # Code checks refuse that level unless this is set, and then say so in every verdict.
+    allow_weak_isolation: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,13 +111,30 @@ class CodeVerifier:
         code = extract_program(response, self.config.language)
         if code is None:
             return Verdict.failed(Status.NO_ANSWER, "no program found in the response")
+        weak = self._weak_isolation()
+        if weak and not self.config.allow_weak_isolation:
+            return Verdict.failed(
+                Status.ERROR, weak + " Refused: set CodeConfig(allow_weak_isolation=True) to run it."
+            )
         program = assemble(code, tests)
         key = hashlib.sha256(program.encode()).hexdigest()[:16]
         if tests.kind == "stdio":
             report, sandbox = self._run_stdio(program, tests)
         else:
             report, sandbox = self._run_functional(program, tests)
-        return _verdict(report, sandbox, key)
+        return _verdict(report, sandbox, key, weak)
+
+    def _weak_isolation(self) -> str:
+        """Why this backend cannot keep the tests from a candidate, or "" where it can."""
+        import sandbox
+
+        if sandbox.get_backend(self.config.backend).isolation != "rlimits":
+            return ""
+        return (
+            "UNPROTECTED CODE CHECK: the sandbox runs at its rlimits level, where a candidate runs as the caller, "
+            "beside the caller's processes and with the caller's capabilities: it can read the tests and forge "
+            "its score."
+        )
 
     def _limits(self, wall_s: float):
         from sandbox import Limits
@@ -130,7 +152,7 @@ class CodeVerifier:
         )
         run = sandbox.run(
             HARNESS_PROGRAM,
-            files={".config": config},
+            sealed=config,
             limits=self._limits(self.config.timeout_s),
             backend=self.config.backend,
         )
@@ -157,7 +179,8 @@ class CodeVerifier:
                 outcomes.append(TestOutcome("timeout" if left <= 0.05 else "not_run"))
                 continue
             run = sandbox.run(
-                program,
+                SEALED_PROGRAM_LOADER,
+                sealed=program,
                 stdin=case.input,
                 limits=self._limits(min(self.config.test_timeout_s, left)),
                 backend=self.config.backend,
@@ -186,7 +209,7 @@ def _sandbox_details(run: Any) -> dict[str, Any]:
     }
 
 
-def _verdict(report: Report, sandbox: dict[str, Any], key: str) -> Verdict:
+def _verdict(report: Report, sandbox: dict[str, Any], key: str, warning: str) -> Verdict:
     total = len(report.tests)
     passed = sum(t.passed for t in report.tests)
     details = {
@@ -197,6 +220,8 @@ def _verdict(report: Report, sandbox: dict[str, Any], key: str) -> Verdict:
     }
     if report.load_error:
         details["load_error"] = report.load_error
+    if warning:
+        details["warning"] = warning
     if sandbox.get("status") == "sandbox_error":
         return Verdict.failed(Status.ERROR, f"sandbox failure: {sandbox['reason']}", **details)
     load_timed_out = (report.load_error or "").startswith("timeout")

@@ -24,6 +24,20 @@ from typing import Any
 
 _HERE = Path(__file__).parent
 HARNESS_PROGRAM = "\n\n".join((_HERE / name).read_text() for name in ("_wire.py", "_harness.py")) + "\n\n_main()\n"
+# A stdio check's program: the candidate's source comes as the run's sealed payload, so that it never passes through
+# the box's runner, where a later run (another sample of the same task, say) could find it in memory.
+SEALED_PROGRAM_LOADER = """\
+def _sealed_source():
+    import os
+    chunks = []
+    while chunk := os.read(3, 1 << 20):
+        chunks.append(chunk)
+    os.close(3)
+    return b"".join(chunks)
+_code = compile(_sealed_source(), __file__, "exec")
+del _sealed_source
+exec(_code)
+"""
 OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
 
 
@@ -105,9 +119,10 @@ def split_asserts(source: str) -> tuple[str, ...]:
 
 
 def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, stop_on_first_failure: bool) -> str:
-    """What ``HARNESS_PROGRAM`` runs, as JSON for a file beside it. The program text stays the same for every check,
-    so the sandbox compiles it once per box rather than once per run. The preamble and the prompt are trusted: the
-    tests see their definitions, never the candidate's versions of them."""
+    """What ``HARNESS_PROGRAM`` runs, as JSON for the run's sealed payload: everything of a check that another run
+    must not find (the candidate, the prompt, the tests). The program text stays the same for every check, so the
+    sandbox compiles it once per box rather than once per run. The preamble and the prompt are trusted: the tests
+    see their definitions, never the candidate's versions of them."""
     config = {
         "program": candidate,
         "preamble": tests.preamble,
