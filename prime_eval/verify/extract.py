@@ -23,10 +23,11 @@ _GAP_NOISE = re.compile(
     r"[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=",
 )
 _GAP_WORD = re.compile(r"[A-Za-z]{2,}")
-# A later box revises an earlier one when the text between them says so.
+# A later box revises an earlier one ("but", "actually") or concludes from it ("so", "Final Answer") when the text
+# between them says so: the earlier box was a step.
 _REVISION = frozenset(
     "but actually wait instead however mistake wrong error correct corrected correction recheck recount again "
-    "initially guess".split()
+    "initially guess final answer therefore thus hence so conclusion summary".split()
 )
 BOX_GAP_MAX_CHARS = 100
 BOX_GAP_MAX_WORDS = 4

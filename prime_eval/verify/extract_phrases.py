@@ -18,7 +18,8 @@ from .math_spans import all_math_spans, math_span
 PHRASES = re.compile(
     r"(?<!our )(?<!my )(?<!this )(?<!your )(?<!that )(?<!each )\banswers?\s*(?:(?:is|are)\b|:)", re.IGNORECASE
 )
-_COURTESY = re.compile(r"\bhope\b", re.IGNORECASE)
+# A phrase in a courtesy or a conditional is not the answer: "I hope these answers are helpful", "if the answer is 6".
+_NOT_STATED = re.compile(r"\b(?:hope|if|whether|suppose|assume|assuming|unless|check|verify)\b", re.IGNORECASE)
 _END_MARKER = re.compile(r"[ \t]*(?:A\s*:|####)[ \t]*(.*)")
 _MARKDOWN_BOLD = re.compile(r"\*\*|__")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
@@ -47,8 +48,8 @@ def last_phrase(text: str, need_value: bool = False) -> str | None:
         return marker
     hits = deque(PHRASES.finditer(text), maxlen=PHRASES_TRIED)
     for hit in reversed(hits):
-        if _is_courtesy(text, hit.start()):
-            continue  # "I hope these answers are helpful!"
+        if _not_stated(text, hit.start()):
+            continue
         body = _phrase_body(text, hit.end())
         if body is None or any(cmd in body for cmd in _BOX_COMMANDS) or PHRASES.search(body):
             continue  # an unclosed box after the phrase is no answer; nor is the next phrase
@@ -69,9 +70,11 @@ def end_marker(text: str) -> str | None:
     return statement_value(m.group(1), need_value=True)
 
 
-def _is_courtesy(text: str, pos: int) -> bool:
-    sentence_start = max(text.rfind("\n", max(0, pos - 200), pos), text.rfind(". ", max(0, pos - 200), pos))
-    return bool(_COURTESY.search(text, max(sentence_start, pos - 200, 0), pos))
+def _not_stated(text: str, pos: int) -> bool:
+    """The sentence before the phrase at ``pos`` (at most 200 characters back) makes it a courtesy or a condition."""
+    window = max(0, pos - 200)
+    sentence_start = max(text.rfind("\n", window, pos), text.rfind(". ", window, pos), text.rfind(", ", window, pos))
+    return bool(_NOT_STATED.search(text, max(sentence_start, window), pos))
 
 
 def _phrase_body(text: str, pos: int) -> str | None:
