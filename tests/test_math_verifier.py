@@ -98,3 +98,44 @@ def test_hostile_inputs_finish_fast_in_process(response):
     verdict = V.verify(response, "2")
     assert time.perf_counter() - start < 2.0
     assert not verdict.correct
+
+
+def test_extraction_profiles_are_named_and_recorded():
+    strict = MathVerifier(MathConfig(extraction=ExtractionConfig.strict()))
+    assert V.describe()["config"]["extraction"]["profile"] == "default"
+    assert strict.describe()["config"]["extraction"]["profile"] == "strict"
+    assert ExtractionConfig.named("strict") == ExtractionConfig.strict()
+    assert ExtractionConfig.named("default") == ExtractionConfig()
+    with pytest.raises(ValueError, match="profile"):
+        ExtractionConfig(profile="lenient")
+    # The default reads the value the final statement gives; the strict profile pays only for marked answers.
+    assert V.verify("The radius of the circle is 3 units.", "3").correct
+    assert strict.verify("The radius of the circle is 3 units.", "3").status is Status.NO_ANSWER
+    assert strict.verify("42", "42").status is Status.NO_ANSWER
+    for marked in ("\\boxed{3}", "The answer is 3.", "Work.\n#### 3", "Work.\nA: 3"):
+        assert strict.verify(marked, "3").correct, marked
+
+
+@pytest.mark.parametrize(
+    "response, reference, status",
+    [
+        ("\\boxed{}, \\boxed{}", "4", Status.NO_ANSWER),  # was an IndexError on the joined ","
+        ("The answer is either \\boxed{3} or \\boxed{5}.", "3", Status.NO_ANSWER),  # a hedge
+        ("I think it might be 5, but I am not sure; it could be 6.", "5", Status.NO_ANSWER),
+        ("The solutions are \\(\\boxed{-9}\\) and \\(\\boxed{-1}\\).", "-9, -1", Status.OK),
+        ("The solutions are \\(\\boxed{-9}\\) and \\(\\boxed{-1}\\).", "-1", Status.WRONG),  # a partial answer
+        ("The interest is \\boxed{255}.\n\nThe final answer is $10,455$.", "10455", Status.OK),
+        ("So the probability is 2/3. <|im_start|>user", "\\frac23", Status.OK),
+        ("Therefore, $x^3 = 12$.", "12", Status.OK),
+        ("She makes 9 * 2 = 18 dollars.\nA: 18", "18", Status.OK),
+    ],
+)
+def test_issue13_extraction_statuses(response, reference, status):
+    assert V.verify(response, reference).status is status
+
+
+def test_final_statement_is_read_in_a_bounded_window():
+    response = "We add the numbers 1 and 2 to get 3. " * 30_000 + "So the total is 7."
+    start = time.perf_counter()
+    assert V.verify(response, "7").correct
+    assert time.perf_counter() - start < 1.0
