@@ -244,3 +244,30 @@ def test_the_rlimits_level_is_refused_unless_allowed_and_then_flagged(monkeypatc
     finally:
         weak.close()
     assert "warning" not in FAST.verify(GOOD, ADD).details  # the default backend: namespaces here
+
+
+def test_verify_batch_runs_code_checks_from_this_process_without_the_pool(monkeypatch):
+    from prime_eval.verify import pool
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("code checks must not go through the verifier pool")
+
+    monkeypatch.setattr(pool, "get_pool", no_pool)
+    half = "```python\ndef add(a, b):\n    return abs(a) + b\n```"  # wrong on add(-1, 1) only
+    verdicts = verify_batch(FAST, [GOOD, half] * 3, [ADD] * 6, workers=2)
+    assert [v.correct for v in verdicts] == [True, False] * 3
+    assert [v.score for v in verdicts[:2]] == [1.0, 2 / 3]
+
+
+def test_a_program_too_long_to_parse_cheaply_is_not_run():
+    import time
+
+    from prime_eval.verify.code import MAX_PROGRAM_CHARS
+
+    filler = "x = 1\n" * (MAX_PROGRAM_CHARS // 6 + 1)
+    start = time.monotonic()
+    fenced_verdict = FAST.verify(f"```python\n{filler}def add(a, b):\n    return a + b\n```", ADD)
+    bare_verdict = FAST.verify(f"{filler}def add(a, b):\n    return a + b\n", ADD)
+    assert time.monotonic() - start < 1.0  # neither is parsed on the host nor run
+    assert fenced_verdict.status is Status.WRONG and "not run" in fenced_verdict.details["reason"]
+    assert bare_verdict.status is Status.NO_ANSWER

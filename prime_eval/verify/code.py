@@ -13,8 +13,10 @@ Statuses (``base.Status``):
 ``answer`` is a short hash of the extracted program, so identical programs share a key. ``details`` holds per-test
 outcomes, the sandbox's status and the tail of stderr.
 
-The whole check (all tests, or all stdio cases together) is bounded by ``CodeConfig.timeout_s``; give
-``verify_batch`` a ``timeout_s`` a few seconds above it so that the sandbox, not the pool, reports a slow program.
+The whole check (all tests, or all stdio cases together) is bounded by ``CodeConfig.timeout_s``, in the sandbox:
+``verify_batch`` runs code checks on threads of the calling process (``checks_run_elsewhere``), not in its pool.
+Everything a check sends into the sandbox that another run must not find (the candidate, the tests, the prompt)
+goes as the run's sealed payload. A program over ``MAX_PROGRAM_CHARS`` is ``wrong`` without a run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 import textwrap
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .base import Status, Verdict
 from .code_tests import (
@@ -43,6 +45,10 @@ from .extract import strip_reasoning
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 _ALIASES = {"python": {"python", "python3", "py", "py3"}}
 STDERR_TAIL = 2000
+# Host-side parsing of a program costs about 3.5 us and 0.6 KB per character (``ast.parse`` of a code-only response,
+# the entry-point check), and code checks run in the caller's process: a longer program is not run. Benchmark
+# solutions are a few KB.
+MAX_PROGRAM_CHARS = 100_000
 
 
 def extract_program(response: str, language: str = "python") -> str | None:
@@ -57,7 +63,7 @@ def extract_program(response: str, language: str = "python") -> str | None:
         tagged = [body for tag, body in blocks if tag in wanted]
         if tagged:
             return tagged[-1]
-    if blocks or not text.strip() or language != "python":
+    if blocks or not text.strip() or language != "python" or len(text) > MAX_PROGRAM_CHARS:
         return None
     try:
         ast.parse(textwrap.dedent(text))
@@ -105,12 +111,16 @@ class CodeVerifier:
 
     config: CodeConfig = field(default_factory=CodeConfig)
     name: str = "code"
+    # Each check runs in a sandbox run that bounds and kills it: verify_batch runs them from the calling process.
+    checks_run_elsewhere: ClassVar[bool] = True
 
     def verify(self, response: str, reference: Any, **meta: Any) -> Verdict:
         tests = CodeTests.from_value(reference)
         code = extract_program(response, self.config.language)
         if code is None:
             return Verdict.failed(Status.NO_ANSWER, "no program found in the response")
+        if len(code) > MAX_PROGRAM_CHARS:
+            return Verdict.failed(Status.WRONG, f"program over {MAX_PROGRAM_CHARS} characters: not run")
         weak = self._weak_isolation()
         if weak and not self.config.allow_weak_isolation:
             return Verdict.failed(

@@ -5,6 +5,10 @@ while sympy is stuck inside one C-level operation, so a check here is bounded by
 that runs it. A killed or crashed worker is replaced and the batch goes on; the check it was running gets a
 ``timeout`` or ``error`` verdict.
 
+A verifier whose checks already run in processes of their own (``CodeVerifier``: each in a sandbox run, bounded and
+killed by the sandbox) says so with ``checks_run_elsewhere = True``: its batch runs on threads of the calling
+process instead, one hop fewer per check, and the pool is kept for checks that compute here (math).
+
 Workers are started through a fork server preloaded with the verifier modules: starting a replacement costs a
 fork, not an interpreter start plus a sympy import, and a parent holding threads or a CUDA context is never
 forked itself.
@@ -297,7 +301,9 @@ def verify_batch(
     """Verify ``responses[i]`` against ``references[i]`` for every i, in order, over ``workers`` processes.
 
     Each check is limited to ``timeout_s`` seconds of wall-clock time and ``memory_mb`` of address space (0: no
-    cap); a check that exceeds either gets a ``timeout``/``error`` verdict and its worker is replaced. Arguments out
+    cap); a check that exceeds either gets a ``timeout``/``error`` verdict and its worker is replaced. A verifier
+    with ``checks_run_elsewhere`` runs on ``workers`` threads here instead, bounded by its own limits (a code check
+    by its sandbox run's), not by these two. Arguments out
     of range (NaN or a non-positive timeout, ``workers`` below 1) raise ``ValueError``. ``progress=None`` shows a
     bar for batches of at least 1000 items. Safe to call from any thread.
     """
@@ -310,4 +316,28 @@ def verify_batch(
         (r, ref, (metas[i] if metas is not None else {})) for i, (r, ref) in enumerate(zip(responses, references))
     ]
     show = len(items) >= PROGRESS_MIN_ITEMS if progress is None else progress
+    if getattr(verifier, "checks_run_elsewhere", False):
+        return _map_in_threads(verifier, items, workers or os.cpu_count() or 1, show)
     return get_pool(workers, memory_mb).map(verifier, items, timeout_s=timeout_s, progress=show)
+
+
+def _map_in_threads(
+    verifier: Verifier, items: Sequence[tuple[str, Any, Mapping[str, Any]]], workers: int, progress: bool
+) -> list[Verdict]:
+    """Checks that run elsewhere, ``workers`` at a time from this process: its threads mostly wait on the check's
+    process, so the GIL is no bottleneck, and the pool's kill is not needed (the check's own process is bounded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bar = _progress_bar(len(items)) if progress and items else None
+
+    def one(item: tuple[str, Any, Mapping[str, Any]]) -> Verdict:
+        verdict = _run_one(verifier, *item)
+        if bar:
+            bar.update(1)
+        return verdict
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="verify") as threads:
+        results = list(threads.map(one, items))
+    if bar:
+        bar.close()
+    return results
