@@ -31,7 +31,7 @@ from .output_files import json_document, prepare_output_dir, write_atomic
 from .output_lock import hold_output
 from .prompts import PromptTemplate
 from .provenance import package_versions, utc_now
-from .run_config import RunConfig
+from .run_config import ConfigError, RunConfig
 from .verify import verify_batch
 
 VERIFY_CHUNK = 256
@@ -42,7 +42,8 @@ class RunError(RuntimeError):
     """The run cannot go on (settings differ from the run in the output folder, samples failed): for the user."""
 
 
-def _check_or_write_config(out: Path, config: RunConfig) -> None:
+def _check_config(out: Path, config: RunConfig) -> None:
+    """A resumed run must match what shapes a sample; checked before the (slow) backend start."""
     path = out / "config.json"
     if path.exists():
         try:
@@ -56,8 +57,25 @@ def _check_or_write_config(out: Path, config: RunConfig) -> None:
         if diff:
             changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise RunError(f"{out} holds a run with other settings ({changes}); use another --output")
+
+
+def _write_config(out: Path, config: RunConfig) -> None:
     prepare_output_dir(out)
-    write_atomic(path, json_document(config.to_dict()))
+    write_atomic(out / "config.json", json_document(config.to_dict()))
+
+
+def check_local_model(config: RunConfig) -> None:
+    """A model that names a local folder which is not there is one line naming the path, before anything starts
+    (a Hub id is left to the backend)."""
+    if config.backend not in ("hf", "vllm"):
+        return
+    from .rewards.formatting import check_model_path
+    from .scoring import InputError
+
+    try:
+        check_model_path(config.model, "--model")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class _StallWatch:
@@ -211,6 +229,8 @@ def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, veri
 def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) an evaluation and write ``results.json``; returns the results."""
     out = Path(config.output)
+    if backend is None:
+        check_local_model(config)
     definitions = parse_benchmark_list(config.benchmarks)
     data_dir = Path(config.data_dir) if config.data_dir else None
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
@@ -222,7 +242,7 @@ def _run_locked(
     config: RunConfig, loaded: list[LoadedBenchmark], backend: Backend | None, progress: bool
 ) -> dict[str, Any]:
     out = Path(config.output)
-    _check_or_write_config(out, config)
+    _check_config(out, config)
     started = utc_now()
     if backend is None:
         from .backends import get_backend
@@ -233,6 +253,7 @@ def _run_locked(
         else:
             options["model"] = config.model
         backend = get_backend(config.backend, **options)
+    _write_config(out, config)  # only once the model loaded: a failed start leaves no run behind
     per_benchmark = {}
     try:
         for lb in loaded:

@@ -17,7 +17,7 @@ from pathlib import Path
 from prime_eval.arg_types import positive_int
 
 from . import __version__
-from .config import ConfigError, load_config, parse_overrides
+from .config import ConfigError, load_config, parse_overrides, setting_changes
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,8 @@ def _train(argv: list[str]) -> int:
     from .trainer import PrimeTrainer
 
     out = Path(cfg.output_dir)
+    if args.resume:
+        _check_resume(cfg, out)
     with _hold_run_dir(out):
         existed, had_config = out.exists(), (out / "config.yaml").exists()
         try:
@@ -85,6 +87,27 @@ def _check_models(cfg) -> None:
             check_model_path(m.policy, "model.policy")
     except InputError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_resume(cfg, out: Path) -> None:
+    """A resume whose settings differ from the saved run names each changed key with both values, before the
+    DeepSpeed start-up (the trainer checks again, by section, once started)."""
+    import yaml
+
+    from .trainer import _RESUMABLE_CHANGES
+
+    saved = out / "config.yaml"
+    if not saved.is_file():
+        return
+    before = load_config(None, yaml.safe_load(saved.read_text(encoding="utf-8"))).to_dict()
+    current = cfg.to_dict()
+    keep = [k for k in current if k not in _RESUMABLE_CHANGES]
+    changed = setting_changes({k: before.get(k) for k in keep}, {k: current[k] for k in keep})
+    if changed:
+        raise ConfigError(
+            f"--resume: settings differ from the run in {out}: {'; '.join(changed)}; "
+            "resume with the same recipe, or start a new --output-dir"
+        )
 
 
 def _is_first_process() -> bool:

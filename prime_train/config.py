@@ -223,6 +223,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
     if hint in (int, float):
+        if hint is float and isinstance(value, str):
+            value = _float_text(value)  # YAML 1.1 reads 1e-4 (no dot) as text; Python's float() reads it all
         # NaN and infinities pass range checks such as "temperature <= 0" and then poison the run.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be {'an integer' if hint is int else 'a number'}, got {value!r}")
@@ -236,6 +238,27 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be text, got {value!r}")
         return str(value)
     return value
+
+
+def _float_text(text: str) -> float | str:
+    """``text`` as a float when it spells one (``1e-4``, ``5E-7``, ``.5``, ``1_000.0``), else unchanged."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return text
+
+
+def setting_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every leaf setting that differs, as ``section.key: old -> new`` (a resume names what changed)."""
+    out = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        path = f"{prefix}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            out += setting_changes(old, new, path + ".")
+        elif old != new:
+            out.append(f"{path}: {old!r} -> {new!r}")
+    return out
 
 
 def _build(cls: type, raw: dict[str, Any], where: str) -> Any:

@@ -1,0 +1,46 @@
+"""What a new user meets first (issue 14): clear one-line errors before any slow start-up, every float spelling,
+a resume that names what changed."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from prime_eval.cli import main as eval_main
+from prime_train.cli import main as train_main
+from prime_train.config import load_config, parse_overrides
+
+
+@pytest.mark.parametrize("text", ["1e-4", "1E-4", "1.0e-4", ".0001", "0.000_1"])
+def test_every_float_spelling_is_a_number(text):
+    cfg = load_config("tiny-cpu", parse_overrides(["--policy.lr", text, "--model.policy", "m"]))
+    assert cfg.policy.lr == pytest.approx(1e-4, rel=0, abs=0)
+
+
+@pytest.mark.parametrize("text", ["fast", "nan", "1e400"])
+def test_text_that_is_no_finite_number_is_still_refused(text, capsys):
+    with pytest.raises(ValueError, match="policy.lr must be"):
+        load_config("tiny-cpu", parse_overrides([f"--policy.lr={text}"]))
+
+
+def test_resume_names_the_changed_key_and_both_values(tmp_path, tiny_model, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    saved = load_config("tiny-cpu", {"model": {"policy": str(tiny_model)}, "output_dir": str(out)})
+    (out / "config.yaml").write_text(yaml.safe_dump(saved.to_dict()))
+    argv = ["--config", "tiny-cpu", "--model", str(tiny_model), "--output-dir", str(out), "--resume",
+            "--policy.lr", "2e-4", "--max-steps", "3"]  # fmt: skip
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err
+    # max_steps may change on a resume; lr may not, and the message says which key and what it was
+    assert "policy.lr: 0.0001 -> 0.0002" in err and "max_steps" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_run_with_a_missing_model_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = eval_main(["run", "--model", str(tmp_path / "no" / "such"), "--benchmarks", "arith", "--limit", "1",
+                    "--output", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "no such model folder" in err and str(tmp_path / "no" / "such") in err
+    assert not out.exists()
