@@ -150,7 +150,7 @@ def parse_answer(s: str) -> Answer:
 def _parse(s: str, choice: bool = True) -> Answer:
     s = s.strip()
     match = _CHOICE.match(s) if choice else None
-    if match and (match.group(1) or not match.group(3) or match.group(3)[0] in " )"):
+    if match and (match.group(1) or not match.group(3) or _option_text(s, match)):
         letter = (match.group(1) or match.group(2)).upper()
         rest = (match.group(3) or "").lstrip(" )")
         return Choice(letter, _parse(rest) if rest else None)
@@ -209,6 +209,13 @@ def _parse(s: str, choice: bool = True) -> Answer:
     if _TEXT_RUN.search(s) and not _MATH_SIGNS.search(s):
         return Text(" ".join(s.lower().split()))
     return Scalar(s)
+
+
+def _option_text(s: str, match: re.Match) -> bool:
+    """Whether a bare letter is followed by its option's text ("C Cecile", "C) 12"), not by a formula ("A = 5",
+    "C + 1", "Ce^{-2t}")."""
+    after, rest = s[match.end(2) : match.end(2) + 1], match.group(3)
+    return after in " )" and (rest[0].isalnum() or rest[0] in "()") and not _RELATION.match(rest)
 
 
 def _items(raw: list[str]) -> tuple:
