@@ -43,6 +43,9 @@ class DataConfig:
     gold_field: str = "gold"
     messages_field: str | None = None  # rows carrying their own chat messages (used as is, no prompt template)
     verifier: str = "math"  # math | code | "module:Class" (a picklable Verifier, for custom tasks)
+    # math only: "strict" pays only for marked answers (boxes, answer phrases, "####"/"A:" end markers), never for a
+    # value read from a bare last line or the final sentence (docs/verifier.md, "Extraction profiles")
+    extraction_profile: Literal["default", "strict"] = "default"
     prompt_mode: Literal["prime", "prime_newlines", "chat", "plain"] = "chat"
     limit: int | None = None
     epochs: int = 1

@@ -90,7 +90,7 @@ class PrimeTrainer:
         items, kind = load_prompts(cfg.data)
         self.source = PromptSource(items, cfg.seed, cfg.data.epochs)
         self.template = PromptTemplate(cfg.data.prompt_mode, kind)
-        self.verifier = make_verifier(cfg.data.verifier)
+        self.verifier = make_verifier(cfg.data.verifier, cfg.data.extraction_profile)
 
         bf16 = cfg.model.dtype == "bf16" or (cfg.model.dtype == "auto" and self.device.type == "cuda")
         frozen_dtype = torch.bfloat16 if bf16 else torch.float32

@@ -16,12 +16,14 @@ from .algorithms import accuracy_filter
 from .config import ConfigError, RolloutConfig
 
 
-def make_verifier(spec: str):
-    """``math``, ``code``, or ``module:Class`` (a picklable Verifier built with no arguments)."""
+def make_verifier(spec: str, extraction_profile: str = "default"):
+    """``math`` (with the named extraction profile), ``code``, or ``module:Class`` (a picklable Verifier built with
+    no arguments)."""
     if spec == "math":
-        from prime_eval.verify.math import MathVerifier
+        from prime_eval.verify.extract import ExtractionConfig
+        from prime_eval.verify.math import MathConfig, MathVerifier
 
-        return MathVerifier()
+        return MathVerifier(MathConfig(extraction=ExtractionConfig.named(extraction_profile)))
     if spec == "code":
         from prime_eval.verify.code import CodeVerifier
 

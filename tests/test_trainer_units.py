@@ -256,3 +256,16 @@ def test_demo_summary_reads_first_and_last_scores_and_the_prm_tail(tmp_path):
     assert (summary["first_step"], summary["first"], summary["last_step"], summary["last"]) == (0, 0.25, 10, 0.5)
     assert summary["prm_pairwise_acc_last_quarter"] == pytest.approx((0.8 + 0.85) / 2)  # steps 6 and 7 of 8
     assert (summary["wall_s"], summary["cpu_s"]) == (16.0, 8.0)
+
+
+def test_extraction_profile_reaches_the_reward_verifier():
+    from prime_train.verify_rollouts import make_verifier
+
+    response, gold = "Adding them up gives a total of 12 apples.", "12"  # no box, no answer phrase: a final statement
+    default = make_verifier("math", load_config(None, {"model": {"policy": "m"}}).data.extraction_profile)
+    strict_cfg = load_config(None, {"model": {"policy": "m"}, "data": {"extraction_profile": "strict"}})
+    strict = make_verifier("math", strict_cfg.data.extraction_profile)
+    assert default.verify(response, gold).correct and not strict.verify(response, gold).correct
+    assert strict.describe()["config"]["extraction"]["profile"] == "strict"
+    with pytest.raises(ConfigError, match="extraction_profile must be one of default, strict"):
+        load_config(None, {"model": {"policy": "m"}, "data": {"extraction_profile": "lenient"}})
