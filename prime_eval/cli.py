@@ -173,18 +173,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_results(results: dict) -> None:
-    print("| benchmark | problems | samples | avg@n | stderr | pass@n | maj@n |")
-    print("|---|---|---|---|---|---|---|")
+    from .console import pct, pm
+
+    print("| benchmark | problems | samples | avg@n | stderr | pass@n | maj@n | truncated |")
+    print("|---|---|---|---|---|---|---|---|")
+    notes = []
     for name, r in results["benchmarks"].items():
         m = r["metrics"]
         n = r["sampling"]["n"]
-        passn = m.get(f"pass@{n}", {}).get("mean", float("nan"))
-        majn = m.get(f"maj@{n}", {}).get("mean", float("nan"))
-        print(f"| {name} | {r['num_problems']} | {r['num_samples']} | {100 * m['avg']['mean']:.1f} | "
-              f"{100 * m['avg']['stderr']:.1f} | {100 * passn:.1f} | {100 * majn:.1f} |")  # fmt: skip
+        cut = r.get("truncated", 0)
+        print(f"| {name} | {r['num_problems']} | {r['num_samples']} | {pct(m['avg']['mean'])} | "
+              f"{pm(m['avg']['stderr'])} | {pct(m.get(f'pass@{n}', {}).get('mean'))} | "
+              f"{pct(m.get(f'maj@{n}', {}).get('mean'))} | {cut} ({pct(cut / max(r['num_samples'], 1))}) |")  # fmt: skip
+        limit = r.get("generation_limit") or {}
+        if limit.get("capped"):
+            notes.append(f"{name}: generation capped at the model's context of {limit['context']} tokens "
+                         f"(the benchmark asks for {limit['requested']})")  # fmt: skip
+        if cut:
+            notes.append(f"{name}: {cut} of {r['num_samples']} responses hit the token limit before finishing; "
+                         "a cut response usually scores as wrong (raise --max-tokens if the model allows)")  # fmt: skip
     if results.get("paper_average"):
         pa = results["paper_average"]
-        print(f"paper average over {', '.join(pa['benchmarks'])}: {100 * pa['avg']:.1f}")
+        print(f"paper average over {', '.join(pa['benchmarks'])}: {pct(pa['avg'])}")
+    for note in notes:
+        print(f"note: {note}")
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:

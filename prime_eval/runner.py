@@ -15,6 +15,7 @@ full disk, once there is room. One run at a time may write a folder (``output_lo
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import warnings
@@ -25,7 +26,7 @@ from typing import Any
 from benchmarks.loading import LoadedBenchmark, load_benchmark
 from benchmarks.registry import parse_benchmark_list
 
-from .backends.base import Backend, Completion, Request, SamplingConfig
+from .backends.base import Backend, Completion, Request, SamplingConfig, accepts_token_progress, context_length
 from .jsonl import Appender, read_repairing
 from .output_files import json_document, prepare_output_dir, write_atomic
 from .output_lock import hold_output
@@ -112,12 +113,41 @@ def _bar(total: int, desc: str, show: bool):
     return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True)
 
 
+class _TokenCount:
+    """Shows the tokens generated so far on the samples bar, at most twice a second: a long batch returns all its
+    samples at once, and the bar would otherwise sit still until then."""
+
+    def __init__(self, bar):
+        self.bar, self.total, self.shown_at = bar, 0, 0.0
+
+    def __call__(self, tokens: int) -> None:
+        self.total += tokens
+        now = time.monotonic()
+        if now - self.shown_at >= 0.5:
+            self.shown_at = now
+            self.bar.set_postfix_str(f"{self.total} tokens", refresh=True)
+
+
+def generation_limit(requested: int, context: int | None) -> dict[str, Any]:
+    """The new-token limit a benchmark runs with: what was asked, capped at the model's context where it is
+    known (no backend can generate past it, and asking only makes every long response a truncated one)."""
+    used = requested if context is None else min(requested, context)
+    return {"requested": requested, "context": context, "max_tokens": used, "capped": used < requested}
+
+
 def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
     d = lb.definition
     template = PromptTemplate(config.prompt_mode, d.prompt)
+    limit = generation_limit(config.max_tokens or d.max_tokens, context_length(backend))
+    if limit["capped"]:
+        print(
+            f"prime-eval run: {d.name}: max_tokens {limit['requested']} is past the model's context of "
+            f"{limit['context']} tokens; generating at most {limit['context']} tokens less the prompt",
+            file=sys.stderr,
+        )
     sampling = SamplingConfig(
-        n=config.n, temperature=config.temperature, top_p=config.top_p,
-        max_tokens=config.max_tokens or d.max_tokens, seed=config.seed,
+        n=config.n, temperature=config.temperature, top_p=config.top_p, max_tokens=limit["max_tokens"],
+        seed=config.seed,
     )  # fmt: skip
     path = out / "generations" / f"{d.name}.jsonl"
     generated = {(r["id"], r["sample"]): r for r in read_repairing(path)}
@@ -145,8 +175,9 @@ def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Pat
             appender.write(row)
             generated[(row["id"], row["sample"])] = row
 
+        extra = {"on_tokens": _TokenCount(bar)} if bar is not None and accepts_token_progress(backend) else {}
         try:
-            backend.generate(requests, sampling, on_completion)
+            backend.generate(requests, sampling, on_completion, **extra)
         finally:
             watch.stop()
             appender.close()
@@ -154,7 +185,7 @@ def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Pat
                 bar.close()
     if failures:
         raise RunError(f"{d.name}: {len(failures)} samples failed to generate (rerun to retry): {failures[0]}")
-    return {"generated": generated, "sampling": sampling, "template": template}
+    return {"generated": generated, "sampling": sampling, "template": template, "limit": limit}
 
 
 def _verifier_for(kind: str):
@@ -219,6 +250,7 @@ def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, veri
         "num_samples": len(flat),
         "statuses": statuses,
         "truncated": sum(r.get("finish_reason") == "length" for r in flat),
+        "generation_limit": gen["limit"],
         "sampling": asdict(gen["sampling"]),
         "prompt": {"mode": gen["template"].mode, "fingerprint": gen["template"].fingerprint()},
         "data": lb.source,

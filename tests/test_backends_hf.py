@@ -207,3 +207,37 @@ def test_seeded_sampler_draws_from_the_tempered_nucleus():
     assert torch.allclose(frequencies(0.5, 1.0), tempered, atol=0.03)
     nucleus = frequencies(1.0, 0.7)  # 0.5 < 0.7 <= 0.8: the first two tokens, renormalised
     assert nucleus[2:].sum() == 0 and abs(nucleus[0] - 0.5 / 0.8) < 0.03
+
+
+def test_generation_stops_at_the_context_and_reports_tokens_as_it_goes(backend):
+    """A limit past the model's context (512 positions) generates up to the context, not an index error; every
+    decoding step is reported, so the sum of the reports is the tokens generated."""
+    assert backend.context_length() == 512
+    width = len(backend._encode(Request("p", PLAIN, (0,))))
+    reported = []
+    out = {}
+    backend.generate(
+        [Request("p", PLAIN, (0,))],
+        SamplingConfig(temperature=1.0, seed=3, max_tokens=100_000),
+        lambda r, c: out.setdefault(c.sample, c),
+        on_tokens=reported.append,
+    )
+    got = out[0]
+    assert got.tokens <= 512 - width
+    assert got.finish_reason == "stop" or got.tokens == 512 - width
+    assert sum(reported) == got.tokens and len(reported) >= got.tokens
+
+
+def test_a_prompt_filling_the_context_is_an_empty_truncated_response_and_cuts_do_not_depend_on_the_batch(backend):
+    """A prompt with no room left gets an empty 'length' response, not a crash of the run; a prompt cut by the
+    context is cut at the same token whether it is generated alone or beside a shorter prompt."""
+    long, near = "x " * 600, "y " * 245  # 602 and 491 tokens of a 512 context
+    together = run(backend, [Request("long", long, (0,)), Request("near", near, (0,)), Request("p", PLAIN, (0,))],
+                   temperature=1.0, seed=1, max_tokens=40)  # fmt: skip
+    assert (together["long", 0].text, together["long", 0].finish_reason, together["long", 0].tokens) == (
+        "",
+        "length",
+        0,
+    )
+    alone = run(backend, [Request("near", near, (0,))], temperature=1.0, seed=1, max_tokens=40)
+    assert together["near", 0].text == alone["near", 0].text and 0 < together["near", 0].tokens <= 21

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from prime_eval.backends.base import Completion
 from prime_eval.cli import main as eval_main
 from prime_train.cli import main as train_main
 from prime_train.config import load_config, parse_overrides
@@ -44,3 +45,49 @@ def test_run_with_a_missing_model_folder_is_one_line_and_writes_nothing(tmp_path
     err = capsys.readouterr().err
     assert rc == 2 and "no such model folder" in err and str(tmp_path / "no" / "such") in err
     assert not out.exists()
+
+
+class _ShortContext:
+    """A model with a 100-token context whose responses all run out of room."""
+
+    name = "short"
+
+    def __init__(self):
+        self.asked: list[int] = []
+
+    def context_length(self) -> int:
+        return 100
+
+    def describe(self) -> dict:
+        return {"name": "short"}
+
+    def generate(self, requests, sampling, on_completion) -> None:
+        self.asked.append(sampling.max_tokens)
+        for request in requests:
+            for j in request.samples:
+                on_completion(request, Completion(j, "Let me think step by step and", "length", 100, 0.0))
+
+    def close(self) -> None:
+        pass
+
+
+def test_limit_past_the_context_is_capped_said_and_truncation_shown(tmp_path, capsys):
+    from prime_eval.cli import _print_results
+    from prime_eval.run_config import build_config
+    from prime_eval.runner import run_eval
+
+    config = build_config({"model": "m", "benchmarks": "arith", "limit": 3, "max_tokens": 8192,
+                           "output": str(tmp_path / "run")})  # fmt: skip
+    backend = _ShortContext()
+    results = run_eval(config, backend=backend, progress=False)
+    assert backend.asked == [100]
+    r = results["benchmarks"]["arith"]
+    assert r["generation_limit"] == {"requested": 8192, "context": 100, "max_tokens": 100, "capped": True}
+    assert r["sampling"]["max_tokens"] == 100 and r["truncated"] == 3
+    assert "max_tokens 8192 is past the model's context of 100 tokens" in capsys.readouterr().err
+    _print_results(results)
+    table = capsys.readouterr().out
+    assert "| truncated |" in table.splitlines()[0]
+    assert "| 0.0% | ±0.0% |" in table and "| 3 (100.0%) |" in table
+    assert "capped at the model's context of 100 tokens (the benchmark asks for 8192)" in table
+    assert "3 of 3 responses hit the token limit" in table

@@ -55,6 +55,11 @@ class Completion:
 OnCompletion = Callable[[Request, Completion], None]
 
 
+# Optional progress inside a long generation call: called with the number of tokens just generated. A backend
+# that can report it takes ``on_tokens`` as a keyword of ``generate`` (see ``accepts_token_progress``).
+OnTokens = Callable[[int], None]
+
+
 class BackendError(RuntimeError):
     """A backend cannot work (missing package, server down, bad model): a message for the user, no traceback."""
 
@@ -103,3 +108,18 @@ def prompt_token_ids(tokenizer: Any, prompt: Prompt) -> list[int]:
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
     return list(ids)
+
+
+def context_length(backend: Backend) -> int | None:
+    """The most tokens (prompt and generation together) the backend's model can attend to, where it says."""
+    get = getattr(backend, "context_length", None)
+    return get() if callable(get) else None
+
+
+def accepts_token_progress(backend: Backend) -> bool:
+    import inspect
+
+    try:
+        return "on_tokens" in inspect.signature(backend.generate).parameters
+    except (TypeError, ValueError):
+        return False

@@ -12,6 +12,8 @@ records ``batch_size`` for that reason.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from prime_eval.backends.base import (
     BackendError,
     Completion,
     OnCompletion,
+    OnTokens,
     Request,
     SamplingConfig,
     prompt_token_ids,
@@ -102,6 +105,22 @@ class _StopOnStrings(transformers.StoppingCriteria):
         return torch.tensor([any(s in t for s in self.stops) for t in tails], device=input_ids.device)
 
 
+class _ReportTokens(transformers.StoppingCriteria):
+    """Never stops anything: after each decoding step it reports the tokens that step added (one per row that has
+    not ended), so a progress bar moves during a long batch rather than only when the whole batch returns."""
+
+    def __init__(self, on_tokens: OnTokens, eos_ids: list[int], prompt_width: int):
+        self.on_tokens = on_tokens
+        self.eos_ids = eos_ids
+        self.prompt_width = prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        generated = input_ids[:, self.prompt_width :]
+        ended = torch.isin(generated[:, :-1], torch.tensor(self.eos_ids, device=input_ids.device)).any(dim=1)
+        self.on_tokens(int((~ended).sum()))
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
 class HFBackend:
     name = "hf"
 
@@ -164,7 +183,24 @@ class HFBackend:
             "transformers": transformers.__version__,
         }
 
-    def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
+    def context_length(self) -> int | None:
+        """The model's position limit (``max_position_embeddings`` or its other names), else the tokenizer's."""
+        config = self.model.config if self.model is not None else None
+        for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        value = getattr(self.tokenizer, "model_max_length", None)
+        # transformers puts a huge sentinel there when the tokenizer does not know.
+        return value if isinstance(value, int) and 0 < value < 10**7 else None
+
+    def generate(
+        self,
+        requests: Sequence[Request],
+        sampling: SamplingConfig,
+        on_completion: OnCompletion,
+        on_tokens: OnTokens | None = None,
+    ) -> None:
         rows: list[_Row] = []
         for request in requests:
             groups = sample_groups(request, sampling)
@@ -173,12 +209,14 @@ class HFBackend:
             ids = self._encode(request)
             greedy = sampling.temperature == 0
             rows.extend(_Row(request, g, None if greedy else sampling.seed + g[0], ids) for g in groups)
-        # Similar lengths together means less padding; results do not depend on the order (see module docstring).
-        rows.sort(key=lambda r: len(r.ids))
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start : start + self.batch_size]
+        for batch in self._batches(rows, sampling.max_tokens):
+            if len(batch[0].ids) >= (self.context_length() or math.inf):  # no room left for a single token
+                for row in batch:
+                    for j in row.samples:
+                        on_completion(row.request, Completion(j, "", "length", 0, 0.0))
+                continue
             t0 = time.perf_counter()
-            results = self._generate_batch(batch, sampling)
+            results = self._generate_batch(batch, sampling, on_tokens)
             seconds = time.perf_counter() - t0
             for row, (text, finish, tokens) in zip(batch, results):
                 for j in row.samples:
@@ -195,8 +233,33 @@ class HFBackend:
         except ValueError as exc:
             raise BackendError(f"{self.model_name!r}, prompt of {request.key!r}: {exc}") from None
 
-    def _generate_batch(self, batch: list[_Row], sampling: SamplingConfig) -> list[tuple[str, str, int]]:
+    def _batches(self, rows: list[_Row], max_tokens: int) -> list[list[_Row]]:
+        """Rows in batches of similar length (less padding; results do not depend on the order, see the module
+        docstring). A row whose prompt leaves less than ``max_tokens`` of the context is batched only with prompts
+        of its own length, so that the context cuts it at the same token whichever rows share its batch."""
+        context = self.context_length()
+
+        def group(r: _Row) -> int:
+            return -1 if context is None or len(r.ids) + max_tokens <= context else len(r.ids)
+
+        rows = sorted(rows, key=lambda r: len(r.ids))
+        batches = []
+        for _, same in itertools.groupby(rows, key=group):
+            same = list(same)
+            batches += [same[i : i + self.batch_size] for i in range(0, len(same), self.batch_size)]
+        return batches
+
+    def _room(self, batch: list[_Row], sampling: SamplingConfig) -> int:
+        """New tokens this batch may generate: the requested limit, within the model's context after the prompt."""
+        context = self.context_length()
         width = max(len(r.ids) for r in batch)
+        return sampling.max_tokens if context is None else min(sampling.max_tokens, context - width)
+
+    def _generate_batch(
+        self, batch: list[_Row], sampling: SamplingConfig, on_tokens: OnTokens | None = None
+    ) -> list[tuple[str, str, int]]:
+        width = max(len(r.ids) for r in batch)
+        room = self._room(batch, sampling)
         input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
         for i, row in enumerate(batch):  # left padding: every row's next token is at the same position
@@ -209,8 +272,10 @@ class HFBackend:
         criteria = transformers.StoppingCriteriaList()
         if sampling.stop:
             criteria.append(_StopOnStrings(self.tokenizer, sampling.stop, width))
+        if on_tokens is not None:
+            criteria.append(_ReportTokens(on_tokens, self.eos_ids, width))
         config = transformers.GenerationConfig(
-            max_new_tokens=sampling.max_tokens, do_sample=False, eos_token_id=self.eos_ids, pad_token_id=self.pad_id
+            max_new_tokens=room, do_sample=False, eos_token_id=self.eos_ids, pad_token_id=self.pad_id
         )
         try:
             with torch.inference_mode():
