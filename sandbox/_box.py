@@ -275,15 +275,17 @@ def _program(req, workdir, stdio, sealed, namespaces, fprog):
             os.dup2(sealed, SEALED_FD)
         os.closerange(3 if sealed is None else SEALED_FD + 1, 1 << 16)
         os.chdir(workdir)
-        if sealed is None:
-            # init made itself non-dumpable. A program with a sealed payload stays so: no other process of the
-            # box's uid may open its descriptors under /proc (fd 3 above all), nor its memory once it has read it.
-            _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        # init is non-dumpable, so /proc/self of this copy belongs to root: dumpable again for the write below.
+        _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         # If memory runs out, the program goes first, never the runner. (os-level I/O here and below: every page
         # this process touches before the program starts is copied from the runner's, and the io stack is big.)
         oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         os.write(oom, b"1000")
         os.close(oom)
+        if sealed is not None:
+            # No other process of the box's uid may open its descriptors under /proc (fd 3 above all), nor its
+            # memory once it has read the payload.
+            _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _set_limits(req["limits"], namespaces)
         if namespaces:
             _drop_privileges()

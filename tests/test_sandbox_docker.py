@@ -141,3 +141,16 @@ def test_no_identity_secrets_or_state_from_the_host(engine, monkeypatch):
     engine.run("open('/tmp/left', 'w').write('x' * 1000); open('left', 'w').write('y')")
     again = engine.run("import os; print(os.path.exists('/tmp/left'), os.path.exists('left'))")
     assert again.stdout == "False False\n", "a run must not see what an earlier run wrote"
+
+
+@pytest.mark.docker
+def test_stdin_files_and_the_sealed_payload_arrive_through_the_attach_stream(engine):
+    """The runner reads the payload from the container's stdin with splice (through a pipe of its own if the engine
+    hands it a socket) and relays its report the same way."""
+    program = (
+        "import os, sys\nsealed = b''\nwhile chunk := os.read(3, 1 << 16):\n    sealed += chunk\n"
+        "print(len(sealed), sealed[-4:], sys.stdin.read(), open('d/f.txt').read())\n"
+    )
+    run = engine.run(program, sealed=b"\xff" * 200_000 + b"tail", stdin="in", files={"d/f.txt": "file"}, limits=TIGHT)
+    assert run.ok, run.stderr
+    assert run.stdout == "200004 b'tail' in file\n"
