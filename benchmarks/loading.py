@@ -13,7 +13,7 @@ from typing import Any
 from prime_eval.verify.extract import last_boxed
 
 from .local_data import data_dir as default_data_dir
-from .registry import BenchmarkDef
+from .registry import BenchmarkDef, is_packaged
 
 SOURCES = ("auto", "local", "hf")
 
@@ -75,7 +75,11 @@ def _read_hub(d: BenchmarkDef) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
         ds = datasets.load_dataset(src.hf_path, src.hf_config, split=src.split, revision=src.revision)
     except Exception as exc:  # offline, gated, renamed: the user needs the reason, not our traceback
-        raise DataError(f"{d.name}: cannot load {src.hf_path} from the Hub ({type(exc).__name__}: {exc})") from exc
+        local = f" ({d.data.local} under --data-dir)" if d.data.local else ""
+        raise DataError(
+            f"{d.name}: no local data{local} and cannot load {src.hf_path!r} from the Hub "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from exc
     rows = [dict(r) for r in ds]
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
     return rows, {"kind": "hf", "path": src.hf_path, "config": src.hf_config, "split": src.split,
@@ -146,12 +150,7 @@ def load_benchmark(
         raise DataError(
             f"{d.name}: only generated benchmarks take split, size or seed (its data is its {d.data.split} split)"
         )
-    local = None
-    if d.data.local and source != "hf":
-        try:
-            local = Path(data_dir or default_data_dir()) / d.data.local
-        except FileNotFoundError:
-            local = None
+    local = _local_path(d, data_dir) if d.data.local and source != "hf" else None
     if d.code_format == "livecodebench":
         rows, info = _read_livecodebench(d, local if local is not None and local.is_dir() else None, source)
     elif local is not None and local.is_file():
@@ -166,6 +165,22 @@ def load_benchmark(
     if d.data.filter_field:
         rows = [r for r in rows if any(c in str(r.get(d.data.filter_field, "")) for c in d.data.filter_contains)]
     return _finish(d, rows, info, limit)
+
+
+def _local_path(d: BenchmarkDef, data_dir: Path | None) -> Path | None:
+    """``data.local`` as given when absolute; else under ``data_dir`` when given; else a user's definition reads
+    it beside its YAML file, and a packaged one under the shared benchmark folder (None when there is none)."""
+    local = Path(d.data.local).expanduser()
+    if local.is_absolute():
+        return local
+    if data_dir is not None:
+        return Path(data_dir) / local
+    if not is_packaged(d):
+        return Path(d.path).parent / local
+    try:
+        return default_data_dir() / local
+    except FileNotFoundError:
+        return None
 
 
 def _finish(d: BenchmarkDef, rows: list[dict[str, Any]], info: dict[str, Any], limit: int | None) -> LoadedBenchmark:

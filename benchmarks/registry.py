@@ -1,5 +1,6 @@
-"""The benchmark registry: one YAML file per benchmark in ``benchmarks/definitions/``. Adding a benchmark is adding a
-file; ``prime-eval ls`` lists them and a misspelt name gets a suggestion."""
+"""The benchmark registry: one YAML file per benchmark in ``benchmarks/definitions/``, plus the user's own from a
+folder (``--include-path DIR``) or a path to one YAML in the benchmark list. ``prime-eval ls`` lists them and a
+misspelt name gets a suggestion. The format is documented in ``docs/benchmarks.md``."""
 
 from __future__ import annotations
 
@@ -120,30 +121,91 @@ def _parse(path: Path) -> BenchmarkDef:
 
 
 @cache
-def registry() -> dict[str, BenchmarkDef]:
+def _packaged() -> dict[str, BenchmarkDef]:
     return {d.name: d for d in (_parse(p) for p in sorted(DEFINITIONS.glob("*.yaml")))}
 
 
-def get_benchmark(name: str) -> BenchmarkDef:
-    known = registry()
+def is_packaged(d: BenchmarkDef) -> bool:
+    return Path(d.path).parent == DEFINITIONS
+
+
+def is_definition_file(text: str) -> bool:
+    return text.endswith((".yaml", ".yml"))
+
+
+def _read_user(path: Path) -> BenchmarkDef:
+    if not path.is_file():
+        raise UnknownBenchmark(f"benchmark definition {str(path)!r}: no such file")
+    try:
+        return _parse(path)
+    except (ValueError, OSError, yaml.YAMLError) as exc:
+        raise UnknownBenchmark(f"benchmark definition {path}: {exc}") from None
+
+
+def included(include_path: str | Path | None) -> dict[str, BenchmarkDef]:
+    """The user's definitions: every ``*.yaml``/``*.yml`` of a folder (lm-eval's ``--include_path``), or one file."""
+    if include_path is None:
+        return {}
+    root = Path(include_path).expanduser()
+    if root.is_dir():
+        files = sorted(p.resolve() for p in root.iterdir() if p.is_file() and is_definition_file(p.name))
+        if not files:
+            raise UnknownBenchmark(f"--include-path {root}: no benchmark definitions (*.yaml) in it")
+    elif root.is_file():
+        files = [root.resolve()]
+    else:
+        raise UnknownBenchmark(f"--include-path {root}: no such folder or file")
+    return _merge_user({}, [_read_user(p) for p in files])
+
+
+def _merge_user(known: dict[str, BenchmarkDef], definitions: list[BenchmarkDef]) -> dict[str, BenchmarkDef]:
+    """Add the user's definitions; a name that is already taken is an error naming both files (a silent
+    override would score another benchmark under a familiar name)."""
+    out = dict(known)
+    for d in definitions:
+        taken = out.get(d.name) or _packaged().get(d.name)
+        if taken is not None and taken.path != d.path:
+            raise UnknownBenchmark(
+                f"benchmark {d.name!r} of {d.path} is already defined by {taken.path}; rename one of them"
+            )
+        out[d.name] = d
+    return out
+
+
+def registry(include_path: str | Path | None = None) -> dict[str, BenchmarkDef]:
+    """The packaged benchmarks, plus the user's from ``include_path`` (a folder of YAML files, or one file)."""
+    return {**_packaged(), **included(include_path)}
+
+
+def get_benchmark(name: str, include_path: str | Path | None = None) -> BenchmarkDef:
+    """A benchmark by name, or the definition in the YAML file ``name`` names."""
+    if is_definition_file(name):
+        return _merge_user({}, [_read_user(Path(name).expanduser().resolve())])[Path(name).stem]
+    known = registry(include_path)
     if name in known:
         return known[name]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(known)}"
-    raise UnknownBenchmark(f"unknown benchmark {name!r}{hint}")
+    extra = "" if include_path else " (your own: --include-path DIR, or a path to its .yaml; docs/benchmarks.md)"
+    raise UnknownBenchmark(f"unknown benchmark {name!r}{hint}{extra}")
 
 
-def parse_benchmark_list(spec: str) -> list[BenchmarkDef]:
-    """``"aime24,math500"`` -> definitions, in order, without duplicates; every unknown name is reported."""
+def parse_benchmark_list(spec: str, include_path: str | Path | None = None) -> list[BenchmarkDef]:
+    """``"aime24,math500,mine/toy.yaml"`` -> definitions, in order, without duplicates; every unknown name is
+    reported."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise UnknownBenchmark("no benchmark named")
     errors, found = [], []
     for n in dict.fromkeys(names):
         try:
-            found.append(get_benchmark(n))
+            found.append(get_benchmark(n, include_path))
         except UnknownBenchmark as exc:
             errors.append(str(exc))
+    by_name: dict[str, str] = {}
+    for d in found:
+        if by_name.setdefault(d.name, d.path) != d.path:
+            errors.append(f"two benchmarks named {d.name!r}: {by_name[d.name]} and {d.path}")
     if errors:
         raise UnknownBenchmark("; ".join(errors))
     return found

@@ -31,6 +31,14 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_include_path(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--include-path",
+        metavar="DIR",
+        help="your own benchmark definitions: a folder of YAML files, or one YAML file (docs/benchmarks.md)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prime-eval", description="Evaluate reasoning models on math and code.")
     parser.add_argument("--version", action="version", version=f"prime-eval {__version__}")
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", help="named settings, e.g. prime-paper (greedy, n=1, PRIME's prompts and limits)")
     run.add_argument("--config", type=Path, help="YAML file of settings; flags override it")
     run.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
+    _add_include_path(run)
     run.add_argument("--data-source", choices=("auto", "local", "hf"))
     run.add_argument("--verify-workers", type=positive_int)
     run.add_argument("--verify-timeout", type=positive_float, dest="verify_timeout_s")
@@ -80,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("ls", help="list the benchmarks")
+    _add_include_path(ls)
     ls.set_defaults(func=_cmd_ls)
 
     from .bon.cli import add_bon_arguments, cmd_bon
@@ -106,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument(
         "--data-dir", type=Path, default=None, help="local benchmark files (default: ../shared/benchmarks)"
     )
+    _add_include_path(lm)
     lm.set_defaults(func=_cmd_lm_eval_tasks)
     return parser
 
@@ -116,7 +127,7 @@ def _cmd_lm_eval_tasks(args: argparse.Namespace) -> int:
     from .integrations.lm_eval_tasks import write_task_dir
 
     try:
-        names = write_task_dir(args.output, args.benchmarks, args.data_dir)
+        names = write_task_dir(args.output, args.benchmarks, args.data_dir, args.include_path)
     except UnknownBenchmark as exc:
         raise _UserError(str(exc)) from exc
     print(f"wrote {len(names)} tasks to {args.output}: {', '.join(names)}")
@@ -155,7 +166,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     flags = {k: getattr(args, k) for k in (
         "model", "backend", "benchmarks", "n", "temperature", "top_p", "max_tokens", "seed", "limit", "output",
-        "prompt_mode", "preset", "data_dir", "data_source", "verify_workers", "verify_timeout_s")}  # fmt: skip
+        "prompt_mode", "preset", "data_dir", "include_path", "data_source", "verify_workers",
+        "verify_timeout_s")}  # fmt: skip
     model_args = _parse_model_args(args.model_args)
     if model_args:
         flags["backend_options"] = model_args
@@ -200,9 +212,13 @@ def _print_results(results: dict) -> None:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from benchmarks.registry import registry
+    from benchmarks.registry import UnknownBenchmark, registry
 
-    for name, d in registry().items():
+    try:
+        known = registry(args.include_path)
+    except UnknownBenchmark as exc:
+        raise _UserError(str(exc)) from exc
+    for name, d in known.items():
         source = d.data.hf_path or "local only"
         print(f"{name:<15} {d.verifier:<5} {source:<32} {d.description}")
     return 0

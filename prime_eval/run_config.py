@@ -68,6 +68,7 @@ class RunConfig:
     output: str = ""
     prompt_mode: str = "chat"
     data_dir: str | None = None
+    include_path: str | None = None  # the user's benchmark definitions: a folder of YAML files, or one file
     data_source: str = "auto"
     backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"base_url": ..., "tensor_parallel_size": 2}
     verify_workers: int | None = None

@@ -254,6 +254,7 @@ def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, veri
         "sampling": asdict(gen["sampling"]),
         "prompt": {"mode": gen["template"].mode, "fingerprint": gen["template"].fingerprint()},
         "data": lb.source,
+        "definition": lb.definition.path,
         "verifier": verifier,
     }
 
@@ -263,7 +264,7 @@ def run_eval(config: RunConfig, *, backend: Backend | None = None, progress: boo
     out = Path(config.output)
     if backend is None:
         check_local_model(config)
-    definitions = parse_benchmark_list(config.benchmarks)
+    definitions = parse_benchmark_list(config.benchmarks, config.include_path)
     data_dir = Path(config.data_dir) if config.data_dir else None
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
     with hold_output(out):  # a second run of this folder would generate every sample again

@@ -112,6 +112,7 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sampling-seed", type=int, help="sample j is drawn with seed + j (default 0)")
     g.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"))
     g.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
+    g.add_argument("--include-path", metavar="DIR", help="your own benchmark definitions (docs/benchmarks.md)")
     g.add_argument("--data-source", choices=("auto", "local", "hf"))
 
 
@@ -140,7 +141,7 @@ def _reward_model(args: argparse.Namespace):
 
 
 _GENERATE_ONLY = ("benchmark", "model", "backend", "model_args", "samples", "limit", "temperature", "top_p",
-                  "max_tokens", "sampling_seed", "prompt_mode", "data_dir", "data_source")  # fmt: skip
+                  "max_tokens", "sampling_seed", "prompt_mode", "data_dir", "include_path", "data_source")  # fmt: skip
 
 
 def _run_config(args: argparse.Namespace):
@@ -156,7 +157,7 @@ def _run_config(args: argparse.Namespace):
              "n": 16 if args.samples is None else args.samples, "limit": args.limit,
              "temperature": 0.5 if args.temperature is None else args.temperature, "top_p": args.top_p,
              "max_tokens": args.max_tokens, "seed": args.sampling_seed, "prompt_mode": args.prompt_mode,
-             "data_dir": args.data_dir, "data_source": args.data_source,
+             "data_dir": args.data_dir, "include_path": args.include_path, "data_source": args.data_source,
              "output": str(args.output / GENERATION_DIR), "verify_workers": args.workers}  # fmt: skip
     options = _parse_model_args(args.model_args)
     if options:

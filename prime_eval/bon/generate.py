@@ -33,7 +33,7 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     from ..runner import RunError, _check_or_write_config, _generate
 
     try:
-        definitions = parse_benchmark_list(config.benchmarks)
+        definitions = parse_benchmark_list(config.benchmarks, config.include_path)
     except UnknownBenchmark as exc:
         raise InputError(str(exc)) from exc
     # The bench labels candidates against a gold answer read back from JSONL; code tests are not such a value.

@@ -23,7 +23,9 @@ def task_name(benchmark: str) -> str:
     return f"prime_{benchmark}"
 
 
-def write_task_dir(out: Path, benchmarks: str | None = None, data_dir: Path | None = None) -> list[str]:
+def write_task_dir(
+    out: Path, benchmarks: str | None = None, data_dir: Path | None = None, include_path: str | None = None
+) -> list[str]:
     """Write the tasks (all benchmarks by default) into ``out``; returns the task names."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "data").mkdir(exist_ok=True)
@@ -31,7 +33,9 @@ def write_task_dir(out: Path, benchmarks: str | None = None, data_dir: Path | No
         "# Written by prime-eval lm-eval-tasks: lm-eval resolves `!function` hooks beside the task YAML.\n"
         "from prime_eval.integrations.lm_eval_hooks import process_results  # noqa: F401\n"
     )
-    definitions = parse_benchmark_list(benchmarks) if benchmarks else list(registry().values())
+    definitions = (
+        parse_benchmark_list(benchmarks, include_path) if benchmarks else list(registry(include_path).values())
+    )
     names = []
     for d in definitions:
         loaded = load_benchmark(d, data_dir=data_dir)
