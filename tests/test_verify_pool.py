@@ -51,11 +51,16 @@ def test_checks_never_run_in_the_callers_process():
 
 
 def test_power_tower_is_bounded():
+    """Too large to evaluate: never an error (issue 13), decided by the parse tree, well inside the pool's limit."""
+    start = time.monotonic()
     verdicts = verify_batch(
-        MathVerifier(), ["\\boxed{9^{9^{9^{9}}}}", "\\boxed{9^{9^{9^{9}}}}"], ["9^{9^{9^{10}}}", "3"], timeout_s=5
+        MathVerifier(),
+        ["\\boxed{9^{9^{9^{9}}}}"] * 3,
+        ["9^{9^{9^{10}}}", "3", "9^{9^{9^{9}}}"],
+        timeout_s=5,
     )
-    assert verdicts[0].status is Status.ERROR and "too large" in verdicts[0].details["reason"]
-    assert verdicts[1].status is Status.WRONG
+    assert [v.status for v in verdicts] == [Status.WRONG, Status.WRONG, Status.OK]
+    assert time.monotonic() - start < 5
 
 
 def test_callable_from_threads():
