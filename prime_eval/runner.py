@@ -65,6 +65,24 @@ def _write_config(out: Path, config: RunConfig) -> None:
     write_atomic(out / "config.json", json_document(config.to_dict()))
 
 
+def open_run(out: Path, config: RunConfig, backend: Backend | None = None) -> Backend:
+    """Check the settings of a run already in ``out``, start the backend (unless given), then write config.json:
+    a start that fails (no such model, out of memory) leaves no run behind."""
+    _check_config(out, config)
+    if backend is None:
+        from .backends import get_backend
+
+        check_local_model(config)
+        options = dict(config.backend_options)
+        if config.backend == "file":  # --model names the responses file, unless path= gives it and model is a label
+            options.setdefault("path", config.model)
+        else:
+            options["model"] = config.model
+        backend = get_backend(config.backend, **options)
+    _write_config(out, config)
+    return backend
+
+
 def check_local_model(config: RunConfig) -> None:
     """A model that names a local folder which is not there is one line naming the path, before anything starts
     (a Hub id is left to the backend)."""
@@ -275,18 +293,8 @@ def _run_locked(
     config: RunConfig, loaded: list[LoadedBenchmark], backend: Backend | None, progress: bool
 ) -> dict[str, Any]:
     out = Path(config.output)
-    _check_config(out, config)
     started = utc_now()
-    if backend is None:
-        from .backends import get_backend
-
-        options = dict(config.backend_options)
-        if config.backend == "file":  # --model names the responses file, unless path= gives it and model is a label
-            options.setdefault("path", config.model)
-        else:
-            options["model"] = config.model
-        backend = get_backend(config.backend, **options)
-    _write_config(out, config)  # only once the model loaded: a failed start leaves no run behind
+    backend = open_run(out, config, backend)
     per_benchmark = {}
     try:
         for lb in loaded:

@@ -29,8 +29,9 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     from benchmarks.loading import load_benchmark
     from benchmarks.registry import UnknownBenchmark, parse_benchmark_list
 
-    from ..backends import BackendError, get_backend
-    from ..runner import RunError, _check_or_write_config, _generate
+    from ..backends import BackendError
+    from ..run_config import ConfigError
+    from ..runner import RunError, _generate, open_run
 
     try:
         definitions = parse_benchmark_list(config.benchmarks, config.include_path)
@@ -44,14 +45,8 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
     gen_dir = Path(config.output)
     try:
-        _check_or_write_config(gen_dir, config)
-        options = dict(config.backend_options)
-        if config.backend == "file":  # as `prime-eval run`: --model names the responses file
-            options.setdefault("path", config.model)
-        else:
-            options["model"] = config.model
-        backend = get_backend(config.backend, **options)
-    except (RunError, BackendError) as exc:
+        backend = open_run(gen_dir, config)
+    except (RunError, BackendError, ConfigError) as exc:
         raise InputError(str(exc)) from exc
     rows = []
     try:
