@@ -45,6 +45,10 @@ class SFTConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     max_length: int = 256  # longer examples are dropped (counted in sft.json), never cut: a cut answer teaches nothing
+    # This fraction of the examples (a seeded choice) gets only the final ``\boxed{gold}`` as its target, no worked
+    # steps: SFT data mixing careful and answer-only solutions, as real SFT sets do. The demo's model then guesses
+    # unworked answers part of the time, a habit that costs accuracy and that RL with a verifier can unlearn.
+    answer_only_fraction: float = 0.0
     seed: int = 0  # data order
     prompt_mode: str | None = None  # None: the benchmark's prompt_mode, else chat (prime-eval run's default)
     device: str = "auto"
@@ -58,6 +62,8 @@ class SFTConfig:
             raise SFTError("steps must be >= 1, epochs and lr > 0")
         if not 0 <= self.warmup_ratio < 1 or not 0 <= self.min_lr_ratio <= 1:
             raise SFTError("warmup_ratio must be in [0, 1) and min_lr_ratio in [0, 1]")
+        if not 0 <= self.answer_only_fraction <= 1:
+            raise SFTError("answer_only_fraction must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -116,10 +122,21 @@ def _problems(config: SFTConfig) -> tuple[list[tuple[str, str]], str, dict[str, 
         loaded, scored = load_benchmark(d, limit=config.examples), True
     if scored:
         print(f"warning: training on {d.name}'s {d.data.split} split, which evaluation scores", file=sys.stderr)
-    pairs = [(p.question, p.meta["solution"]) for p in loaded.problems if p.meta.get("solution")]
-    if not pairs:
+    worked = [p for p in loaded.problems if p.meta.get("solution")]
+    if not worked:
         raise SFTError(f"{d.name}: no problem has a worked solution (fields.solution)")
+    answer_only = answer_only_rows(len(worked), config.answer_only_fraction, config.data_seed)
+    pairs = [(p.question, f"\\boxed{{{p.reference}}}" if i in answer_only else p.meta["solution"])
+             for i, p in enumerate(worked)]  # fmt: skip
     return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source
+
+
+def answer_only_rows(count: int, fraction: float, seed: int) -> set[int]:
+    """Which of ``count`` examples get an answer-only target: ``round(fraction * count)`` of them, a function of
+    ``seed`` alone (not of the data order), so the same problems lose their steps in every run."""
+    import random
+
+    return set(random.Random(f"answer-only:{seed}").sample(range(count), round(fraction * count)))
 
 
 def _batches(count: int, batch_size: int, seed: int) -> Iterator[list[int]]:
@@ -257,6 +274,8 @@ def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--max-length", type=int, default=defaults.max_length, help="longer examples are dropped")
+    parser.add_argument("--answer-only-fraction", type=float, default=defaults.answer_only_fraction,
+                        help="share of examples trained on the final \\boxed{answer} alone, without worked steps")  # fmt: skip
     parser.add_argument("--seed", type=int, default=defaults.seed, help="data order")
     parser.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"), default=None,
                         help="default: the benchmark's prompt_mode (arith: chat, as prime-eval run)")  # fmt: skip

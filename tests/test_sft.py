@@ -103,3 +103,19 @@ def test_user_errors_are_messages(tmp_path, capsys, arith_model):
     assert "worked solutions" in capsys.readouterr().err
     with pytest.raises(ValueError, match="batch_size"):
         SFTConfig(model="m", output="o", batch_size=0)
+
+
+def test_answer_only_fraction_replaces_worked_steps_by_the_boxed_gold():
+    from prime_train.sft import _problems, answer_only_rows
+
+    worked, _, _ = _problems(SFTConfig(model="m", output="o", examples=200))
+    mixed, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.25))
+    rows = train_problems(200)
+    chosen = answer_only_rows(200, 0.25, seed=0)
+    assert len(chosen) == 50 and chosen == answer_only_rows(200, 0.25, seed=0) != answer_only_rows(200, 0.25, seed=1)
+    assert [q for q, _ in mixed] == [q for q, _ in worked] == [r["question"] for r in rows]
+    for i, ((_, target), row) in enumerate(zip(mixed, rows)):
+        assert target == (f"\\boxed{{{row['gold']}}}" if i in chosen else row["solution"])
+    assert answer_only_rows(10, 0.0, 0) == set() and answer_only_rows(10, 1.0, 0) == set(range(10))
+    with pytest.raises(ValueError, match="answer_only_fraction"):
+        SFTConfig(model="m", output="o", answer_only_fraction=1.5)
