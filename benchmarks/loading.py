@@ -58,8 +58,13 @@ def gold_of(row: dict[str, Any], expression: str) -> Any:
 
 
 def _read_local(path: Path) -> tuple[list[dict[str, Any]], str]:
-    raw = path.read_bytes()
-    if path.suffix == ".json":
+    from prime_eval.jsonl import read_input_bytes
+
+    try:
+        raw = read_input_bytes(path)  # .jsonl.gz / .json.gz too
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    if path.name.removesuffix(".gz").endswith(".json"):
         rows = json.loads(raw)
     else:
         rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]

@@ -31,6 +31,15 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_field_options(p: argparse.ArgumentParser, *, gold: bool) -> None:
+    """The one field vocabulary (``prime_eval.fields``): the same flags and defaults in every command."""
+    g = p.add_argument_group("input fields")
+    g.add_argument("--id-field", help="column of the problem id (default: id, problem_id or task_id, first present)")
+    g.add_argument("--response-field", help="column of the model response (default: response)")
+    if gold:
+        g.add_argument("--gold-field", default="gold", help="column of the reference answer (math)")
+
+
 def _add_include_path(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--include-path",
@@ -45,14 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     score = sub.add_parser("score", help="verify a JSONL of existing responses against their golds")
-    score.add_argument("--input", required=True, type=Path, help="JSONL, one response per line")
+    score.add_argument("--input", required=True, type=Path, help="JSONL (or .jsonl.gz), one response per line")
     score.add_argument("--output", required=True, type=Path, help="JSONL written row by row; a rerun resumes it")
-    score.add_argument("--response-field", default="response", help="input field holding the model response")
-    score.add_argument("--gold-field", default="gold", help="input field holding the reference answer (math)")
+    _add_field_options(score, gold=True)
     score.add_argument(
         "--benchmark",
         choices=("humaneval", "mbpp", "leetcode"),
-        help="score code: rows carry task_id and response, and run against that task's tests",
+        help="score code: rows carry the task id and a response, and run against that task's tests",
     )
     score.add_argument(
         "--data-dir", type=Path, default=None, help="benchmark data folder (default: ../shared/benchmarks)"
@@ -83,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="local benchmark files (default: ../shared/benchmarks)")
     _add_include_path(run)
     run.add_argument("--data-source", choices=("auto", "local", "hf"))
+    _add_field_options(run, gold=False)
     run.add_argument("--verify-workers", type=positive_int)
     run.add_argument("--verify-timeout", type=positive_float, dest="verify_timeout_s")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -169,10 +178,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "prompt_mode", "preset", "data_dir", "include_path", "data_source", "verify_workers",
         "verify_timeout_s")}  # fmt: skip
     model_args = _parse_model_args(args.model_args)
+    for key in ("id_field", "response_field"):  # the responses file's columns (--backend file)
+        if getattr(args, key) is not None:
+            model_args[key] = getattr(args, key)
     if model_args:
         flags["backend_options"] = model_args
     try:
         config = build_config(flags, args.config)
+        if config.backend != "file" and (args.id_field or args.response_field):
+            raise ConfigError("--id-field and --response-field name the columns of a responses file: --backend file")
         results = run_eval(config, progress=not args.quiet)
     except (ConfigError, UnknownBenchmark, BackendError) as exc:
         raise _UserError(str(exc)) from exc
@@ -237,10 +251,11 @@ def _math_verifier(args: argparse.Namespace):
     )
 
 
-def _code_scoring(args: argparse.Namespace):
+def _code_scoring(args: argparse.Namespace, fields):
     from benchmarks.local_data import data_dir
 
     from .code_scoring import ID_FIELD, load_code_tasks, row_to_check
+    from .fields import ID_NAMES, did_you_mean
     from .verify.code import CodeVerifier
 
     try:
@@ -249,23 +264,30 @@ def _code_scoring(args: argparse.Namespace):
         raise _UserError(f"{exc}; pass --data-dir") from exc
 
     def to_check(row, where):
-        return row_to_check(row, tasks, where=where)
+        id_name = fields.id_name(row)
+        if id_name is None or fields.response not in row:
+            wanted = fields.id_wanted() if id_name is None else repr(fields.response)
+            raise ValueError(f"{where}: missing field {wanted}" + did_you_mean(fields.id or "id", row))
+        return row_to_check({ID_FIELD: row[id_name], "response": row[fields.response]}, tasks, where=where)
 
-    return CodeVerifier(), to_check, (ID_FIELD, "response"), 60.0
+    key_fields = (fields.id,) if fields.id else ID_NAMES
+    return CodeVerifier(), to_check, (*key_fields, fields.response), 60.0
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from .fields import Fields
     from .scoring import field_check, score_file
     from .verify.pool import verify_batch
 
     if args.input.resolve() == args.output.resolve():
         raise _UserError("--output must differ from --input")
+    fields = Fields(args.id_field, args.response_field or "response", args.gold_field)
     if args.benchmark:
-        verifier, to_check, key_fields, default_timeout = _code_scoring(args)
+        verifier, to_check, key_fields, default_timeout = _code_scoring(args, fields)
     else:
         verifier, default_timeout = _math_verifier(args), 10.0
-        to_check = field_check(args.response_field, args.gold_field)
-        key_fields = (args.response_field, args.gold_field)
+        to_check = field_check(fields.response, fields.gold)
+        key_fields = (fields.response, fields.gold, *((fields.id,) if fields.id else ()))
     timeout = args.timeout or default_timeout
 
     def verify(v, responses, references, metas):

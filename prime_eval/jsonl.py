@@ -1,14 +1,44 @@
-"""Append-only JSONL files that survive being killed mid-write (SIGKILL included) or running out of disk."""
+"""Append-only JSONL files that survive being killed mid-write (SIGKILL included) or running out of disk, and the
+reading of users' input files (plain or gzip-compressed)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .output_files import OutputError, json_line, os_error, prepare_output_file
+
+
+def is_gzip(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+def read_input_bytes(path: Path) -> bytes:
+    """The bytes of an input file, decompressed when its name ends in ``.gz``; ValueError naming the file when
+    the compression is damaged."""
+    raw = path.read_bytes()
+    if not is_gzip(path):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable gzip file ({exc})") from None
+
+
+def input_lines(path: Path) -> Iterator[bytes]:
+    """The lines of an input file as bytes, streamed (``.gz`` decompressed on the fly)."""
+    opener = gzip.open if is_gzip(path) else open
+    try:
+        with opener(path, "rb") as f:
+            yield from f
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"{path}: not a readable gzip file ({exc})") from None
 
 
 def read_repairing(path: Path) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .jsonl import Appender, read_repairing
+from .fields import did_you_mean
+from .jsonl import Appender, input_lines, read_repairing
 from .output_files import prepare_output_file
 from .output_lock import hold_output
 from .validate import check_gold, parse_row
@@ -52,20 +53,23 @@ class ScoreSummary:
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, row) for every row of a JSONL file; every bad line is reported, and nothing is scored."""
+    """(line number, row) for every row of a JSONL file (``.jsonl.gz`` too); every bad line is reported, and
+    nothing is scored."""
     if not path.is_file():
         raise InputError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     rows, errors = [], []
+    lines = input_lines(path)
     try:
-        with path.open("rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    row = parse_row(raw)
-                except ValueError as exc:
-                    errors.append(f"{path}:{lineno}: {exc}")
-                    continue
-                if row is not None:
-                    rows.append((lineno, row))
+        for lineno, raw in enumerate(lines, 1):
+            try:
+                row = parse_row(raw)
+            except ValueError as exc:
+                errors.append(f"{path}:{lineno}: {exc}")
+                continue
+            if row is not None:
+                rows.append((lineno, row))
+    except ValueError as exc:  # damaged compression
+        raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     _raise_if_any(errors)
@@ -90,7 +94,7 @@ def field_check(response_field: str = "response", gold_field: str = "gold") -> R
     def to_check(row: dict[str, Any], where: str) -> tuple[str, Any, dict[str, Any]]:
         for key in (response_field, gold_field):
             if key not in row:
-                raise ValueError(f"{where}: missing field {key!r} (fields: {', '.join(sorted(row)) or 'none'})")
+                raise ValueError(f"{where}: missing field {key!r}" + did_you_mean(key, row))
         if not isinstance(row[response_field], str):
             raise ValueError(f"{where}: field {response_field!r} must be a string")
         check_gold(row[gold_field], where, gold_field)

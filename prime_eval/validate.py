@@ -33,7 +33,9 @@ def parse_row(raw: bytes) -> dict[str, Any] | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+        # The column an editor shows: characters before the bad byte, not bytes (an é before it is one column).
+        column = len(raw[: exc.start].decode("utf-8", errors="replace")) + 1
+        raise ValueError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {column})") from None
     if not text.strip():
         return None
     try:

@@ -76,7 +76,8 @@ def test_missing_ids_hint_at_another_benchmark(tmp_path):
     ("line", "message"),
     [
         ('{"id": 1, "response": "a"', r"bad\.jsonl:2: invalid JSON"),
-        ('["id", 1]', r"bad\.jsonl:2: expected an object with an 'id'"),
+        ('["id", 1]', r"bad\.jsonl:2: expected a JSON object, got list"),
+        ('{"idx": 1, "response": "a"}', r"bad\.jsonl:2: expected an object with an id field \('id' or 'problem_id'"),
         ('{"id": 1}', r"bad\.jsonl:2: a row needs 'response' or 'responses'"),
         ('{"id": 1, "responses": "abc"}', r"bad\.jsonl:2: 'responses' must be a list of strings"),
         ('{"id": 1, "sample": -1, "response": "a"}', r"bad\.jsonl:2: 'sample' must be a non-negative integer"),

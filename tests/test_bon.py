@@ -264,9 +264,12 @@ def test_run_bon_end_to_end(candidates_file, tmp_path):
     other = result["benchmarks"]["other"]
     assert other["metrics"]["bon@2"]["mean"] == 1.0 and "bon@4" not in other["metrics"]
     assert other["excluded"] == {"1": 0, "2": 0, "4": 1}
+    # overall is one population at every N: the problems that can form N = 4 (p3's pool of 2 is left out at
+    # every N, so overall@2 and overall@4 compare the same problems)
     overall = result["overall"]
-    assert overall["num_problems"] == 3 and overall["excluded"]["4"] == 1
-    assert overall["metrics"]["bon@2"]["mean"] == pytest.approx((1 / 2 + 1 / 6 + 1) / 3)
+    assert overall["num_problems"] == 2 and overall["excluded"]["4"] == 0
+    assert overall["population"]["problems"] == 2 and overall["population"]["left_out"] == 1
+    assert overall["metrics"]["bon@2"]["mean"] == pytest.approx((1 / 2 + 1 / 6) / 2)
     assert result["reward_model"] == {"name": "field", "field": "prm"}
     assert result["verifier"]["name"] == "math" and result["settings"]["vote_weight"] == "sigmoid"
 
@@ -278,9 +281,16 @@ def test_run_bon_end_to_end(candidates_file, tmp_path):
 
 
 def test_run_bon_reports_missing_scores_with_lines(candidates_file, tmp_path):
-    with pytest.raises(ScoreError, match=f"{candidates_file}:1: missing score field 'nope'"):
+    with pytest.raises(ScoreError, match=f"{candidates_file}:1: no score field 'nope' in 10 of 10 rows \\(fields: "):
         run_bon(candidates_file, tmp_path, [1], FieldRM("nope"), progress=False)
     assert not (tmp_path / "bon.json").exists()
+
+
+def test_a_misnamed_scores_field_is_one_message_with_a_suggestion(candidates_file, tmp_path):
+    with pytest.raises(ScoreError) as info:
+        run_bon(candidates_file, tmp_path, [1], FieldRM("prm_score"), progress=False)
+    message = str(info.value)
+    assert "(did you mean 'prm'?)" in message and len(message.splitlines()) == 1
 
 
 def test_cli_oracle_reaches_pass(candidates_file, tmp_path, capsys):

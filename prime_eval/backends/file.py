@@ -7,19 +7,21 @@ Two row formats, mixable in one file:
 - plain: ``{"id": ..., "response": ...}`` (sample 0) or ``{"id": ..., "responses": [...]}`` (sample j is the j-th),
   with an optional ``benchmark``. Rows without ``benchmark`` match that id in any benchmark.
 
-Ids compare as strings, so ``7`` in the file matches the id ``"7"``.
+The id is the first of ``id``, ``problem_id`` and ``task_id`` a row has, or the column ``id_field`` names; the
+response column is ``response_field`` (``--id-field``/``--response-field``, the vocabulary of every command).
+Ids compare as strings, so ``7`` in the file matches the id ``"7"``. A ``.jsonl.gz`` file is read as well.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prime_eval.backends.base import BackendError, Completion, OnCompletion, Request, SamplingConfig
+from prime_eval.validate import parse_row
 
 _ANY = None  # the benchmark key of rows that name none
 
@@ -35,16 +37,22 @@ class _Stored:
 class FileBackend:
     name = "file"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, id_field: str | None = None, response_field: str = "response"):
+        from ..fields import Fields
+        from ..jsonl import read_input_bytes
+
         self.path = Path(path)
+        self.fields = Fields(id_field, response_field)
         if not self.path.is_file():
             raise BackendError(f"responses file {str(self.path)!r} does not exist")
-        self.raw = self.path.read_bytes()
+        try:
+            self.raw = read_input_bytes(self.path)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
         # (benchmark or None, id) -> sample index -> response
         self.rows: dict[tuple[str | None, str], dict[int, _Stored]] = {}
-        for number, line in enumerate(self.raw.decode("utf-8").splitlines(), start=1):
-            if line.strip():
-                self._add(number, line)
+        for number, line in enumerate(self.raw.splitlines(), start=1):
+            self._add(number, line)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,31 +75,35 @@ class FileBackend:
     def close(self) -> None:
         pass
 
-    def _add(self, number: int, line: str) -> None:
+    def _add(self, number: int, line: bytes) -> None:
         where = f"{self.path}:{number}"
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BackendError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict) or "id" not in row:
-            raise BackendError(f"{where}: expected an object with an 'id'")
+            row = parse_row(line)
+        except ValueError as exc:
+            raise BackendError(f"{where}: {exc}") from None
+        if row is None:  # a blank line
+            return
+        id_name = self.fields.id_name(row)
+        if id_name is None:
+            raise BackendError(f"{where}: expected an object with an id field ({self.fields.id_wanted()})")
+        response = self.fields.response
         benchmark = row.get("benchmark")
-        key = (str(benchmark) if benchmark is not None else _ANY, str(row["id"]))
+        key = (str(benchmark) if benchmark is not None else _ANY, str(row[id_name]))
         if "responses" in row:
             if not isinstance(row["responses"], list) or not all(isinstance(r, str) for r in row["responses"]):
                 raise BackendError(f"{where}: 'responses' must be a list of strings")
             entries = [(j, _Stored(text, "stop", None, number)) for j, text in enumerate(row["responses"])]
-        elif "response" in row:
-            if not isinstance(row["response"], str):
-                raise BackendError(f"{where}: 'response' must be a string")
+        elif response in row:
+            if not isinstance(row[response], str):
+                raise BackendError(f"{where}: {response!r} must be a string")
             sample = row.get("sample", 0)
             if not isinstance(sample, int) or sample < 0:
                 raise BackendError(f"{where}: 'sample' must be a non-negative integer")
             finish = row.get("finish_reason") if row.get("finish_reason") in ("stop", "length") else "stop"
             tokens = row.get("tokens") if isinstance(row.get("tokens"), int) else None
-            entries = [(sample, _Stored(row["response"], finish, tokens, number))]
+            entries = [(sample, _Stored(row[response], finish, tokens, number))]
         else:
-            raise BackendError(f"{where}: a row needs 'response' or 'responses'")
+            raise BackendError(f"{where}: a row needs {response!r} or 'responses'")
         samples = self.rows.setdefault(key, {})
         for j, stored in entries:
             old = samples.get(j)

@@ -1,6 +1,7 @@
 """The Best-of-N bench: read candidates, label them with the shared verifier, score them, write the metrics.
 
-The candidates file is JSONL, one candidate per row: ``problem_id`` (string or integer), ``gold`` (string or
+The candidates file is JSONL (``.jsonl.gz`` too), one candidate per row: an id (``id``, ``problem_id`` or
+``task_id``, the first present; string or integer), ``gold`` (string or
 finite number), ``response``, an optional ``benchmark`` (groups results; default ``"default"``) and any other
 fields (a reward model may read them). A problem is ``(benchmark, problem_id)``; its rows form its pool and must
 share one gold. Ids that differ only in type (``1`` and ``"1"``) are refused with both line numbers: whether they
@@ -8,8 +9,9 @@ name one problem or two is a guess the bench does not make.
 
 Outputs in ``DIR``: ``bon.json`` (metrics per benchmark and overall, reward model and verifier identity,
 settings), ``candidates.jsonl`` (every input row plus ``label``, ``correct``, ``status``, ``answer`` and the
-reward model's ``score``; input fields of those names are overwritten) and ``bon.png``. Nothing is resumed:
-labelling is the slow part and ``prime-eval score`` already caches it.
+reward model's ``score``; input fields of those names are kept, renamed ``input_<name>``, and bon.json lists the
+renames) and ``bon.png``. The id, gold and response columns can be named (``Fields``; ``--id-field`` etc.).
+Nothing is resumed: labelling is the slow part and ``prime-eval score`` already caches it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..fields import DEFAULT_FIELDS, Fields
 from ..metrics import default_ks
 from ..output_files import json_document, json_line, prepare_output_dir, write_atomic
 from ..output_lock import hold_output
@@ -34,6 +37,7 @@ from .reward_models import MAX_REPORTED_ERRORS, Candidate, RewardModel
 
 DEFAULT_BENCHMARK = "default"
 OVERALL = "overall"
+BENCH_FIELDS = ("label", "correct", "status", "answer", "score")  # what candidates.jsonl adds to each row
 
 
 class CandidatesError(InputError):
@@ -46,30 +50,33 @@ def _raise_if_any(errors: list[str]) -> None:
         raise CandidatesError("\n".join(errors[:MAX_REPORTED_ERRORS]) + more)
 
 
-def _candidate(row: dict[str, Any], where: str) -> Candidate:
+def _candidate(row: dict[str, Any], where: str, fields: Fields) -> Candidate:
     """One validated row; a bad one raises ValueError with the message for the user."""
-    missing = [k for k in ("problem_id", "gold", "response") if row.get(k) is None]
+    id_name = fields.id_name(row)
+    missing = [k for k in (fields.gold, fields.response) if row.get(k) is None]
+    missing = missing if id_name is not None and row[id_name] is not None else [fields.id_wanted(), *missing]
     if missing:
         raise ValueError(
             f"{where}: missing or null field {', '.join(map(repr, missing))} (fields: {', '.join(sorted(row))})"
         )
-    check_gold(row["gold"], where)
-    pid, benchmark = row["problem_id"], row.get("benchmark", DEFAULT_BENCHMARK)
+    assert id_name is not None
+    check_gold(row[fields.gold], where, fields.gold)
+    pid, benchmark, response = row[id_name], row.get("benchmark", DEFAULT_BENCHMARK), row[fields.response]
     if isinstance(pid, bool) or not isinstance(pid, (str, int)):
-        raise ValueError(f"{where}: problem_id must be a string or an integer, got {pid!r}")
-    if not isinstance(row["response"], str):
-        raise ValueError(f"{where}: response must be a string, got {type(row['response']).__name__}")
+        raise ValueError(f"{where}: {id_name} must be a string or an integer, got {pid!r}")
+    if not isinstance(response, str):
+        raise ValueError(f"{where}: {fields.response} must be a string, got {type(response).__name__}")
     if not isinstance(benchmark, str) or not benchmark:
         raise ValueError(f"{where}: benchmark must be a non-empty string, got {benchmark!r}")
-    return Candidate(where, benchmark, pid, row["gold"], row["response"], row)
+    return Candidate(where, benchmark, pid, row[fields.gold], response, row)
 
 
-def read_candidates(path: Path) -> list[Candidate]:
+def read_candidates(path: Path, fields: Fields = DEFAULT_FIELDS) -> list[Candidate]:
     """Every candidate of ``path``, validated; all bad lines are reported together with their line numbers."""
     candidates, errors = [], []
     for lineno, row in read_rows(path):  # raises InputError for unreadable files and bad JSON, with lines
         try:
-            candidates.append(_candidate(row, f"{path}:{lineno}"))
+            candidates.append(_candidate(row, f"{path}:{lineno}", fields))
         except ValueError as exc:
             errors.append(str(exc))
     first: dict[tuple[str, str], Candidate] = {}
@@ -124,11 +131,24 @@ def _check_ns(ns: Sequence[int] | None, sizes: Sequence[int]) -> list[int]:
     return sorted(set(ns))
 
 
-def _output_row(c: Candidate, score: float) -> dict[str, Any]:
+def renamed_inputs(cands: list[Candidate]) -> dict[str, str]:
+    """Input columns named like the bench's own (``label``, ``correct``...), each moved to ``input_<name>`` (more
+    ``input_`` while that is taken too): the verifier's values never overwrite the input's."""
+    present = {k for c in cands for k in c.row}
+    out = {}
+    for name in (k for k in BENCH_FIELDS if k in present):
+        new = f"input_{name}"
+        while new in present or new in out.values():
+            new = f"input_{new}"
+        out[name] = new
+    return out
+
+
+def _output_row(c: Candidate, score: float, renames: dict[str, str]) -> dict[str, Any]:
     v = c.verdict
     assert v is not None
     fields = {"label": v.score, "correct": v.correct, "status": v.status.value, "answer": v.answer, "score": score}
-    return {**c.row, **fields}
+    return {**{renames.get(k, k): value for k, value in c.row.items()}, **fields}
 
 
 def _metrics(
@@ -140,8 +160,10 @@ def _metrics(
     mc_draws: int,
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per benchmark and overall; every problem weighs the same overall, whatever its benchmark (not the paper's
-    unweighted benchmark average)."""
+    """Per benchmark (each N over the problems whose pool can form it) and overall. Overall is one population at
+    every N, the problems whose pool can form the largest N, so that its curve compares like with like (pools of
+    1-2 candidates averaged in at small N only would make pass@8 fall below pass@4); every problem weighs the
+    same, whatever its benchmark (not the paper's unweighted benchmark average). None when no pool is that large."""
     per_benchmark: dict[str, Any] = {}
     all_values, all_sizes = [], []
     for benchmark in sorted(pools):
@@ -155,7 +177,16 @@ def _metrics(
         per_benchmark[benchmark] = summarize(values, sizes, ns).to_dict()
         all_values += values
         all_sizes += sizes
-    return per_benchmark, summarize(all_values, all_sizes, ns).to_dict()
+    kept = [i for i, size in enumerate(all_sizes) if size >= max(ns)]
+    if not kept:
+        return per_benchmark, None
+    overall = summarize([all_values[i] for i in kept], [all_sizes[i] for i in kept], ns).to_dict()
+    overall["population"] = {
+        "rule": f"problems whose pool has at least {max(ns)} candidates (the largest N), at every N",
+        "problems": len(kept),
+        "left_out": len(all_sizes) - len(kept),
+    }
+    return per_benchmark, overall
 
 
 def run_bon(
@@ -172,6 +203,7 @@ def run_bon(
     seed: int = 0,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     generation: dict[str, Any] | None = None,
+    fields: Fields = DEFAULT_FIELDS,
 ) -> dict[str, Any]:
     """Bench ``rm`` on the candidates file; write ``output``/{bon.json, candidates.jsonl, bon.png}.
 
@@ -186,7 +218,7 @@ def run_bon(
         from ..verify.math import MathVerifier
 
         verifier = MathVerifier()
-    cands = read_candidates(Path(candidates))
+    cands = read_candidates(Path(candidates), fields)
     pools: dict[str, dict[str | int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, c in enumerate(cands):
         pools[c.benchmark][c.problem_id].append(i)
@@ -222,7 +254,9 @@ def run_bon(
         }
         if generation is not None:
             result["generation"] = generation
-        rows = "".join(json_line(_output_row(c, s)) for c, s in zip(cands, scores))
+        renames = renamed_inputs(cands)
+        result["renamed_input_fields"] = renames
+        rows = "".join(json_line(_output_row(c, s, renames)) for c, s in zip(cands, scores))
         prepare_output_dir(output)
         write_atomic(output / "candidates.jsonl", rows)
         write_atomic(output / "bon.json", json_document(result))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..arg_types import nonnegative_float, positive_float, positive_int, probability
+from ..fields import Fields
 from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, METRICS, VOTE_WEIGHTS
 
 
@@ -31,7 +32,10 @@ def _separator(text: str) -> str:
 
 def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``prime-eval bon``; exactly one reward-model option and one source of candidates."""
-    parser.add_argument("--candidates", type=Path, help="JSONL: problem_id, gold, response per row")
+    parser.add_argument("--candidates", type=Path, help="JSONL (or .jsonl.gz): id, gold, response per row")
+    parser.add_argument("--id-field", help="column of the problem id (default: id, problem_id or task_id)")
+    parser.add_argument("--response-field", default="response", help="column of the candidate response")
+    parser.add_argument("--gold-field", default="gold", help="column of the reference answer")
     parser.add_argument("--output", required=True, type=Path, help="folder for bon.json, candidates.jsonl, bon.png")
     parser.add_argument(
         "--n",
@@ -169,17 +173,20 @@ def _run_config(args: argparse.Namespace):
 
 
 def _print(result: dict[str, Any]) -> None:
+    from ..console import pct
+
     print("| benchmark | N | problems | " + " | ".join(f"{m}@N" for m in METRICS) + " |")
     print("|---" * (3 + len(METRICS)) + "|")
     rows = list(result["benchmarks"].items())
-    if len(rows) > 1:
-        rows.append(("overall", result["overall"]))
+    overall = result.get("overall")
+    if len(rows) > 1 and overall is not None:
+        rows.append(("overall", overall))
     for name, summary in rows:
         for n in result["ns"]:
             metrics = summary["metrics"]
             if f"bon@{n}" not in metrics:
                 continue
-            cells = [f"{100 * metrics[f'{m}@{n}']['mean']:.1f}" for m in METRICS]
+            cells = [pct(metrics[f"{m}@{n}"]["mean"]) for m in METRICS]
             problems = summary["num_problems"] - summary["excluded"][str(n)]
             print(f"| {name} | {n} | {problems} | " + " | ".join(cells) + " |")
     for name, summary in rows[: len(result["benchmarks"])]:
@@ -187,6 +194,15 @@ def _print(result: dict[str, Any]) -> None:
         if left_out:
             detail = ", ".join(f"{k} at N={n}" for n, k in left_out.items())
             print(f"note: {name}: problems with fewer candidates than N were left out ({detail})")
+    if len(result["benchmarks"]) > 1:
+        population = (overall or {}).get("population")
+        if population is None:
+            print(f"note: overall: no problem has {max(result['ns'])} candidates; no overall row")
+        elif population["left_out"]:
+            print(f"note: overall is over {population['rule']}: {population['problems']} problems "
+                  f"({population['left_out']} with smaller pools left out at every N)")  # fmt: skip
+    for old, new in result.get("renamed_input_fields", {}).items():
+        print(f"note: the input's {old!r} column is kept as {new!r} in candidates.jsonl")
 
 
 def _generate_and_bench(args: argparse.Namespace, config, rm) -> dict[str, Any]:
@@ -209,6 +225,7 @@ def _generate_and_bench(args: argparse.Namespace, config, rm) -> dict[str, Any]:
         seed=args.seed,
         timeout_s=args.timeout,
         generation=generation,
+        fields=Fields(args.id_field, args.response_field, args.gold_field),
     )
 
 

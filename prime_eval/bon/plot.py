@@ -25,9 +25,16 @@ LABELS = {
 
 def _panels(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     panels = list(result["benchmarks"].items())
-    if len(panels) > 1:
+    if len(panels) > 1 and result.get("overall") is not None:
         panels.append(("overall", result["overall"]))
     return panels
+
+
+def grid(count: int, max_columns: int = 4) -> tuple[int, int]:
+    """(rows, columns) for ``count`` panels: at most ``max_columns`` wide, so many panels make a readable page
+    rather than one strip thousands of pixels wide."""
+    columns = min(count, max_columns)
+    return -(-count // columns), columns
 
 
 def plot_bon(result: dict[str, Any], path: Path) -> Path | None:
@@ -41,8 +48,12 @@ def plot_bon(result: dict[str, Any], path: Path) -> Path | None:
         print("prime-eval bon: matplotlib is not installed; skipping the plot", file=sys.stderr)
         return None
     panels = _panels(result)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False, sharey=True)
-    for ax, (name, summary) in zip(axes[0], panels):
+    rows, columns = grid(len(panels))
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4 * rows), squeeze=False, sharey=True)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (name, summary) in zip(flat, panels):
         metrics = summary["metrics"]
         for metric in METRICS:
             points = [(n, metrics[f"{metric}@{n}"]) for n in result["ns"] if f"{metric}@{n}" in metrics]
@@ -57,8 +68,9 @@ def plot_bon(result: dict[str, Any], path: Path) -> Path | None:
         ax.set_xlabel("N (candidates per problem)")
         ax.set_title(f"{name} ({summary['num_problems']} problems)")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy (%)")
-    axes[0][-1].legend(loc="best", fontsize="small")
+    for row in axes:
+        row[0].set_ylabel("accuracy (%)")
+    flat[len(panels) - 1].legend(loc="best", fontsize="small")
     rm = result["reward_model"]
     settings = ", ".join(f"{k}={v}" for k, v in rm.items() if k != "name" and not isinstance(v, (dict, list)))
     fig.suptitle(f"Best-of-N: {rm.get('name', '?')}" + (f" ({settings})" if settings else ""))

@@ -94,10 +94,19 @@ class FieldRM:
         return {"name": self.name, "field": self.field}
 
     def score(self, candidates: list[Candidate]) -> list[float]:
-        scores, errors = [], []
+        from ..fields import did_you_mean
+
+        missing = [c for c in candidates if self.field not in c.row]
+        errors = []
+        if missing:  # one message, not one a row: the field is usually misnamed, not missing here and there
+            present = {k for c in candidates for k in c.row}
+            errors.append(
+                f"{missing[0].where}: no score field {self.field!r} in {len(missing)} of {len(candidates)} rows"
+                + did_you_mean(self.field, present)
+            )
+        scores = []
         for c in candidates:
             if self.field not in c.row:
-                errors.append(f"{c.where}: missing score field {self.field!r}")
                 continue
             value = c.row[self.field]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
