@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .console import pct
 from .fields import did_you_mean
 from .jsonl import Appender, input_lines, read_repairing
 from .output_files import prepare_output_file
@@ -45,7 +46,7 @@ class ScoreSummary:
         return self.correct / self.total if self.total else 0.0
 
     def render(self) -> str:
-        lines = [f"accuracy {self.accuracy:.4f} ({self.correct}/{self.total})"]
+        lines = [f"accuracy {pct(self.accuracy)} ({self.correct}/{self.total})"]
         if self.resumed:
             lines.append(f"resumed: {self.resumed} rows were already scored, {self.scored_now} scored now")
         lines.append("status " + ", ".join(f"{k}={v}" for k, v in sorted(self.statuses.items())))

@@ -38,7 +38,8 @@ def test_scores_and_keeps_every_input_field(tmp_path, capsys):
     assert [r["correct"] for r in rows] == [True, False, False, True]
     assert [r["status"] for r in rows] == ["ok", "wrong", "no_answer", "ok"]
     assert rows[0]["answer"] == "1/2" and rows[0]["score"] == 1.0
-    assert "accuracy 0.5000 (2/4)" in capsys.readouterr().out
+    # the console's one unit: a percentage with its sign (the JSON rows keep fractions)
+    assert "accuracy 50.0% (2/4)" in capsys.readouterr().out
 
 
 def test_custom_field_names(tmp_path):

@@ -91,3 +91,14 @@ def test_limit_past_the_context_is_capped_said_and_truncation_shown(tmp_path, ca
     assert "| 0.0% | ±0.0% |" in table and "| 3 (100.0%) |" in table
     assert "capped at the model's context of 100 tokens (the benchmark asks for 8192)" in table
     assert "3 of 3 responses hit the token limit" in table
+
+
+def test_console_unit_is_percent_with_the_sign_and_json_keeps_fractions(tmp_path, capsys):
+    from prime_eval.console import pct, pm
+    from prime_eval.rewards.step_eval import markdown_table
+
+    assert (pct(0.6), pct(3 / 7), pm(0.049), pct(None), pct(float("nan"))) == ("60.0%", "42.9%", "±4.9%", "n/a", "n/a")
+    m = {"num_samples": 2, "num_erroneous": 1, "num_correct": 1, "error_acc": 0.5, "correct_acc": 1.0, "f1": 2 / 3}
+    table = markdown_table({"subsets": {"s": m}, "overall": m, "threshold": {"value": 0.5, "source": "given"},
+                            "mean_f1": 2 / 3})  # fmt: skip
+    assert "| 50.0% | 100.0% | 66.7% |" in table and "mean F1 over subsets: 66.7%" in table

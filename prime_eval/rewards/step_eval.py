@@ -27,6 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..console import pct
 from ..output_files import json_document, json_line, write_atomic
 from ..scoring import InputError, read_rows
 
@@ -323,10 +324,6 @@ def run_step_eval(
     return result
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}"
-
-
 def markdown_table(result: dict[str, Any]) -> str:
     """The per-subset table, an overall (pooled) line when there are several subsets, and the mean F1."""
     lines = [
@@ -338,11 +335,11 @@ def markdown_table(result: dict[str, Any]) -> str:
         rows.append((f"{OVERALL} (pooled)", result[OVERALL]))
     for name, m in rows:
         lines.append(
-            f"| {name} | {m['num_samples']} | {m['num_erroneous']} | {m['num_correct']} | {_pct(m['error_acc'])} | "
-            f"{_pct(m['correct_acc'])} | {_pct(m['f1'])} |"
+            f"| {name} | {m['num_samples']} | {m['num_erroneous']} | {m['num_correct']} | {pct(m['error_acc'])} | "
+            f"{pct(m['correct_acc'])} | {pct(m['f1'])} |"
         )
     t = result["threshold"]
-    lines.append(f"threshold {t['value']:.6g} ({t['source']}); mean F1 over subsets: {_pct(result['mean_f1'])}")
+    lines.append(f"threshold {t['value']:.6g} ({t['source']}); mean F1 over subsets: {pct(result['mean_f1'])}")
     return "\n".join(lines)
 
 
