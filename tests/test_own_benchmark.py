@@ -93,3 +93,27 @@ def test_hub_id_is_read_offline_from_a_folder_in_the_hub_layout(tmp_path, monkey
     missing.write_text(text.replace(str(hub), str(tmp_path / "nowhere")))
     with pytest.raises(DataError, match=r"toy: no local data .*cannot load '.*nowhere' from the Hub"):
         load_benchmark(get_benchmark("toy", folder))
+
+
+def test_lm_eval_tasks_offline_skip_what_is_missing_and_name_no_path(tmp_path, monkeypatch, capsys):
+    """All benchmarks, offline, with only toy's data at hand: the others are skipped with a warning, and the
+    folder written names no path of this machine (it can be moved). A named benchmark that cannot be read
+    stops the command before anything is written."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PRIME_BENCHMARK_DATA", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    folder = _bench(tmp_path / "mine")
+    out = tmp_path / "tasks"
+    assert main(["lm-eval-tasks", "--output", str(out), "--include-path", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "skipped, data unavailable: math500" in captured.err
+    written = sorted(p.name for p in out.glob("*.yaml"))
+    assert "prime_toy.yaml" in written and "prime_math500.yaml" not in written
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert str(tmp_path) not in path.read_text(), path
+    named = tmp_path / "named"
+    assert main(["lm-eval-tasks", "--output", str(named), "--benchmarks", "toy,math500", "--include-path",
+                 str(folder)]) == 2  # fmt: skip
+    assert "math500" in capsys.readouterr().err and not named.exists()

@@ -3,6 +3,8 @@ shared verifier (and, for code, its sandbox) judges."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from prime_eval.verify import verify_batch
@@ -20,7 +22,7 @@ def _verifier(kind: str):
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """lm-eval's per-document hook: ``acc`` is prime's verdict on the (first and only) generation."""
-    reference = doc["reference"]
+    reference = json.loads(doc["reference"])
     if doc["verifier"] == "code":
         from prime_eval.verify.code_tests import CodeTests
 
@@ -28,3 +30,14 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]
     timeout = 60.0 if doc["verifier"] == "code" else 10.0
     (verdict,) = verify_batch(_verifier(doc["verifier"]), [results[0]], [reference], timeout_s=timeout, progress=False)
     return {"acc": float(verdict.correct)}
+
+
+def load_docs_from(path: Path):
+    """lm-eval's ``custom_dataset``: the documents ``prime-eval lm-eval-tasks`` wrote, as a ``test`` split."""
+    import datasets
+
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    # The reference is a string (math) or a mapping (code tests): one column type, so store it as JSON text.
+    for row in rows:
+        row["reference"] = json.dumps(row["reference"])
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
