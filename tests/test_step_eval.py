@@ -139,7 +139,7 @@ def test_calibration_needs_both_kinds():
         ({"id": 1, "problem": "p", "steps": ["a"], "label": True}, "label must be -1"),
         ({"id": 1, "problem": "p", "steps": [], "label": -1}, "steps must be a non-empty list"),
         ({"id": 1, "problem": "p", "steps": "a\n\nb", "label": -1}, "steps must be a non-empty list"),
-        ({"id": 1, "problem": "p", "steps": ["a", "  "], "label": -1}, "step 1 must be a non-empty string"),
+        ({"id": 1, "problem": "p", "steps": ["a", 3], "label": -1}, "step 1 must be a string"),
         ({"id": [1], "problem": "p", "steps": ["a"], "label": -1}, "id must be a string or an integer"),
     ],
 )
@@ -255,3 +255,36 @@ def test_cli_end_to_end_with_the_implicit_prm(tiny_model, tmp_path, capsys):
     assert result["subsets"] == expected["subsets"] and [p["predicted"] for p in preds] == expected["predictions"]
     assert result["prm"]["model"] == str(tiny_model) and result["prm"]["variant"] == "w/o ref"
     assert result["prm"]["step_reward"] == "single"
+
+
+def test_blank_steps_are_dropped_and_the_label_follows_its_step(tmp_path):
+    rows = [
+        {"id": 1, "problem": "p", "steps": ["a", "  ", "b", "c"], "label": 2},  # the error is step "b"
+        {"id": 2, "problem": "p", "steps": ["a", "", "b"], "label": 1},  # the labelled step is blank: left out
+        {"id": 3, "problem": "p", "steps": ["a", "b"], "label": -1, "source": "gsm8k"},
+    ]
+    skipped: list[str] = []
+    samples = read_samples([_write(tmp_path / "pb.jsonl", rows)], skipped=skipped)
+    assert [(s.id, s.steps, s.label) for s in samples] == [(1, ("a", "b", "c"), 1), (3, ("a", "b"), -1)]
+    assert [s.subset for s in samples] == ["pb", "gsm8k"]  # a source field names the subset, no renaming needed
+    assert len(skipped) == 1 and "pb.jsonl:2: the labelled first error, step 1, is blank" in skipped[0]
+
+
+def test_step_scores_from_the_file_through_the_cli(tmp_path, capsys):
+    """Any scorer's output, as a list of step scores per row, is evaluated without Python (blank steps dropped
+    with their scores)."""
+    from prime_eval.cli import main
+
+    rows = [
+        {**_row(1, [0.9, 0.1], 1), "scores": [0.9, 0.1], "subset": "a"},
+        {**_row(2, [0.9, 0.8], -1), "scores": [0.9, 0.8], "subset": "a"},
+        {"id": 3, "problem": "p", "steps": ["x", " ", "y"], "label": 2, "scores": [0.9, 0.5, 0.2], "subset": "b"},
+    ]
+    data = _write(tmp_path / "d.jsonl", rows)
+    argv = ["step-eval", "--data", str(data), "--step-scores-field", "scores", "--threshold", "0.5"]
+    assert main([*argv, "--output", str(tmp_path / "o")]) == 0
+    result = json.loads((tmp_path / "o" / "step_eval.json").read_text())
+    assert result["prm"] == {"name": "field", "field": "scores"}
+    assert result["subsets"]["a"]["f1"] == 1.0 and result["subsets"]["b"]["error_acc"] == 1.0
+    assert main([*argv, "--beta", "0.1", "--output", str(tmp_path / "o2")]) == 2
+    assert "--beta: only with --implicit-prm" in capsys.readouterr().err

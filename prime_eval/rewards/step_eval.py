@@ -1,9 +1,14 @@
 """Step-level evaluation of a process reward model, ProcessBench-style (``prime-eval step-eval``).
 
-Input: JSONL files with one solution per row: ``id``, ``problem``, ``steps`` (non-empty list of non-empty
-strings) and ``label``, the index of the first wrong step or -1 when every step is right (ProcessBench's format).
-A row's subset is ``--subset`` if given, else its ``subset`` field, else its file's stem (ProcessBench ships one
-split per subset: gsm8k, math, olympiadbench, omnimath).
+Input: JSONL files (``.jsonl.gz`` too) with one solution per row: ``id``, ``problem``, ``steps`` (non-empty list
+of strings) and ``label``, the index of the first wrong step or -1 when every step is right (ProcessBench's
+format). Blank steps (``"  "``) are dropped and the label moved to the same step; a row whose labelled step is
+blank, or that has no other step, is left out and reported in ``step_eval.json`` (``skipped``). A row's subset is
+``--subset`` if given, else its ``subset`` field, else its ``source`` field, else its file's stem (ProcessBench
+ships one split per subset: gsm8k, math, olympiadbench, omnimath).
+
+The step scores come from the implicit PRM (``--implicit-prm``), from the file (``--step-scores-field NAME``, one
+number per step, computed by any scorer), or from Python: any object with ``step_rewards`` (``StepScorer``).
 
 The PRM gives each step a score; its predicted first error is the first step whose score is *strictly* below the
 threshold (a score equal to the threshold passes), or -1 if none is. Per subset: accuracy on the erroneous samples
@@ -22,7 +27,7 @@ import bisect
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +57,11 @@ class StepSample:
     problem: str
     steps: tuple[str, ...]
     label: int
+    given_scores: tuple[float, ...] | None = None  # from --step-scores-field, one per (kept) step
+
+
+class SkippedRow(ValueError):
+    """A row that cannot be evaluated but does not make the file bad (its labelled step is blank)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,34 @@ def _raise_if_any(errors: list[str]) -> None:
         raise InputError("\n".join(errors[:MAX_REPORTED_ERRORS]) + more)
 
 
-def _sample(row: dict[str, Any], where: str, subset: str) -> StepSample:
+def _scores_of(row: dict[str, Any], where: str, field: str, steps: int) -> tuple[float, ...]:
+    value = row.get(field)
+    ok = isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value
+    )
+    if not ok or len(value) != steps:
+        raise ValueError(
+            f"{where}: {field} must be a list of {steps} finite numbers (one per step), got {value!r}"[:240]
+        )
+    return tuple(float(x) for x in value)
+
+
+def _drop_blank_steps(sample: StepSample) -> StepSample:
+    """Blank steps dropped (they vanish when steps are joined and re-split, shifting every later score), the label
+    and any given scores moved with them; ``SkippedRow`` when the labelled step itself is blank."""
+    keep = [i for i, step in enumerate(sample.steps) if step.strip()]
+    if len(keep) == len(sample.steps):
+        return sample
+    if not keep:
+        raise SkippedRow(f"{sample.where}: every step is blank")
+    if sample.label != -1 and sample.label not in keep:
+        raise SkippedRow(f"{sample.where}: the labelled first error, step {sample.label}, is blank")
+    label = -1 if sample.label == -1 else keep.index(sample.label)
+    scores = None if sample.given_scores is None else tuple(sample.given_scores[i] for i in keep)
+    return replace(sample, steps=tuple(sample.steps[i] for i in keep), label=label, given_scores=scores)
+
+
+def _sample(row: dict[str, Any], where: str, subset: str, scores_field: str | None = None) -> StepSample:
     """One validated row; a bad one raises ValueError with the message for the user."""
     missing = [k for k in ("id", "problem", "steps", "label") if row.get(k) is None]
     if missing:
@@ -102,18 +139,24 @@ def _sample(row: dict[str, Any], where: str, subset: str) -> StepSample:
     if not isinstance(steps, list) or not steps:
         raise ValueError(f"{where}: steps must be a non-empty list of strings, got {steps!r}"[:200])
     for i, step in enumerate(steps):
-        # A blank step would vanish when the steps are joined and re-split, shifting every later step's score.
-        if not isinstance(step, str) or not step.strip():
-            raise ValueError(f"{where}: step {i} must be a non-empty string, got {step!r}"[:200])
+        if not isinstance(step, str):
+            raise ValueError(f"{where}: step {i} must be a string, got {step!r}"[:200])
     if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < len(steps):
         raise ValueError(
             f"{where}: label must be -1 (no wrong step) or a step index in 0..{len(steps) - 1}, got {label!r}"
         )
-    return StepSample(where, subset, sid, problem, tuple(steps), label)
+    given = _scores_of(row, where, scores_field, len(steps)) if scores_field else None
+    return StepSample(where, subset, sid, problem, tuple(steps), label, given)
 
 
-def read_samples(paths: Sequence[Path], subset: str | None = None) -> list[StepSample]:
-    """Every sample of ``paths``, validated; all bad lines are reported together with their line numbers."""
+def read_samples(
+    paths: Sequence[Path],
+    subset: str | None = None,
+    scores_field: str | None = None,
+    skipped: list[str] | None = None,
+) -> list[StepSample]:
+    """Every sample of ``paths``, validated; all bad lines are reported together with their line numbers. Rows
+    left out (a blank labelled step) are appended to ``skipped`` when given."""
     samples, errors = [], []
     seen: dict[tuple[str, str | int], str] = {}
     for path in paths:
@@ -123,12 +166,16 @@ def read_samples(paths: Sequence[Path], subset: str | None = None) -> list[StepS
             errors.append(f"{path}: no samples")
         for lineno, row in rows:
             where = f"{path}:{lineno}"
-            name = subset or row.get("subset") or path.stem
+            name = subset or row.get("subset") or row.get("source") or path.stem
             if not isinstance(name, str):
                 errors.append(f"{where}: subset must be a string, got {name!r}")
                 continue
             try:
-                s = _sample(row, where, name)
+                s = _drop_blank_steps(_sample(row, where, name, scores_field))
+            except SkippedRow as exc:
+                if skipped is not None:
+                    skipped.append(str(exc))
+                continue
             except ValueError as exc:
                 errors.append(str(exc))
                 continue
@@ -268,24 +315,36 @@ def evaluate(samples: Sequence[StepSample], scores: Sequence[Sequence[float]], t
     }
 
 
+def _step_scores(prm: StepScorer | None, samples: Sequence[StepSample], chunk_size: int | None) -> list[list[float]]:
+    """The PRM's scores, or with ``prm=None`` the scores the file gave (``--step-scores-field``)."""
+    if prm is not None:
+        return score_samples(prm, samples, chunk_size)
+    return [list(s.given_scores or ()) for s in samples]
+
+
 def run_step_eval(
     data: Sequence[Path],
-    prm: StepScorer,
+    prm: StepScorer | None,
     output: Path,
     *,
     threshold: float | None = None,
     calibration: Path | None = None,
     subset: str | None = None,
     chunk_size: int | None = None,
+    scores_field: str | None = None,
 ) -> dict[str, Any]:
-    """Score, predict and measure; writes ``output/step_eval.json`` and ``output/predictions.jsonl``."""
+    """Score, predict and measure; writes ``output/step_eval.json`` and ``output/predictions.jsonl``. ``prm=None``
+    takes each row's step scores from ``scores_field``."""
     if (threshold is None) == (calibration is None):
         raise InputError("give exactly one of a threshold and a calibration file")
     if threshold is not None and not math.isfinite(threshold):
         raise InputError(f"the threshold must be a finite number, got {threshold}")
+    if (prm is None) == (scores_field is None):
+        raise InputError("give exactly one of a step scorer and a step-scores field")
     data = [Path(p) for p in data]
-    samples = read_samples(data, subset)
-    cal_samples = read_samples([Path(calibration)]) if calibration is not None else []
+    skipped: list[str] = []
+    samples = read_samples(data, subset, scores_field, skipped)
+    cal_samples = read_samples([Path(calibration)], None, scores_field, []) if calibration is not None else []
     if calibration is not None:
         if Path(calibration).resolve() in {p.resolve() for p in data}:
             print(
@@ -293,7 +352,7 @@ def run_step_eval(
                 "evaluated split, so its F1 is optimistic",
                 file=sys.stderr,
             )
-        cal_scores = score_samples(prm, cal_samples, chunk_size)
+        cal_scores = _step_scores(prm, cal_samples, chunk_size)
         try:
             cal = calibrate_threshold(cal_scores, [s.label for s in cal_samples])
         except ValueError as exc:
@@ -303,15 +362,22 @@ def run_step_eval(
     else:
         how = {"source": "given"}
     assert threshold is not None
-    scores = score_samples(prm, samples, chunk_size)
+    if not samples:
+        raise InputError("no row left to evaluate: " + "; ".join(skipped[:MAX_REPORTED_ERRORS]))
+    scores = _step_scores(prm, samples, chunk_size)
     result = evaluate(samples, scores, threshold)
     preds = result.pop("predictions")
     describe = getattr(prm, "describe", None)
+    if prm is None:
+        scorer = {"name": "field", "field": scores_field}
+    else:
+        scorer = describe() if callable(describe) else {"name": type(prm).__name__}
     result = {
         "data": [str(p) for p in data],
-        "prm": describe() if callable(describe) else {"name": type(prm).__name__},
+        "prm": scorer,
         "threshold": {"value": threshold, "rule": "first step with score < threshold", **how},
         **result,
+        "skipped": skipped,
     }
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -340,6 +406,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         )
     t = result["threshold"]
     lines.append(f"threshold {t['value']:.6g} ({t['source']}); mean F1 over subsets: {pct(result['mean_f1'])}")
+    if result.get("skipped"):
+        lines.append(f"left out {len(result['skipped'])} rows (a blank labelled step), e.g. {result['skipped'][0]}")
     return "\n".join(lines)
 
 
@@ -349,14 +417,22 @@ def add_step_eval_arguments(parser: argparse.ArgumentParser) -> None:
     from .steps import STEP_REWARDS
 
     parser.add_argument("--data", required=True, nargs="+", type=Path, metavar="FILE", help="ProcessBench JSONL")
-    parser.add_argument("--subset", default=None, help="subset name for every row (default: field, else file stem)")
+    parser.add_argument(
+        "--subset",
+        default=None,
+        help="subset name for every row (default: its subset or source field, else file stem)",
+    )
     parser.add_argument("--output", required=True, type=Path, help="folder for step_eval.json, predictions.jsonl")
     th = parser.add_mutually_exclusive_group(required=True)
     th.add_argument("--threshold", type=float, help="a step is wrong when its score is below this")
     th.add_argument("--calibration", type=Path, metavar="FILE", help="choose the F1-best threshold on this split")
+    scorer = parser.add_argument_group("step scorer (exactly one)").add_mutually_exclusive_group(required=True)
+    scorer.add_argument(
+        "--step-scores-field", metavar="NAME", help="scores already in the file: a list, one number per step"
+    )
+    scorer.add_argument("--implicit-prm", metavar="MODEL", help="implicit PRM pi_phi: Hub id or local folder")
     g = parser.add_argument_group("implicit PRM (docs/reward-models.md)")
-    g.add_argument("--implicit-prm", required=True, metavar="MODEL", help="pi_phi: Hub id or local folder")
-    ref = g.add_mutually_exclusive_group(required=True)
+    ref = g.add_mutually_exclusive_group()
     ref.add_argument("--ref-model", metavar="MODEL", help="reference pi_ref of the implicit PRM")
     ref.add_argument("--no-ref", action="store_true", help="score with pi_phi alone (the 'w/o ref' variant)")
     # None = not given: ImplicitPRMSettings' own default applies (and describe() records it).
@@ -376,6 +452,14 @@ def _implicit_prm(args: argparse.Namespace):
     from .implicit_prm import ImplicitPRM
 
     given = {k: getattr(args, k) for k in _PRM_OPTIONS if getattr(args, k, None) is not None}
+    if args.implicit_prm is None:
+        if given or args.ref_model or args.no_ref:
+            names = [*given, *(["ref_model"] if args.ref_model else []), *(["no_ref"] if args.no_ref else [])]
+            flags = ", ".join("--" + k.replace("_", "-") for k in names)
+            raise InputError(f"{flags}: only with --implicit-prm")
+        return None
+    if args.ref_model is None and not args.no_ref:
+        raise InputError("--implicit-prm needs --ref-model MODEL, or --no-ref for the 'w/o ref' variant")
     ref = None if args.no_ref else args.ref_model
     return ImplicitPRM(args.implicit_prm, ref=ref, progress=not args.quiet, **given)
 
@@ -385,9 +469,9 @@ def cmd_step_eval(args: argparse.Namespace) -> int:
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise InputError(f"--threshold must be a finite number, got {args.threshold}")
     # Check every input file before loading a model: a typo should cost a second, not a model load.
-    read_samples(args.data, args.subset)
+    read_samples(args.data, args.subset, args.step_scores_field)
     if args.calibration is not None:
-        read_samples([args.calibration])
+        read_samples([args.calibration], None, args.step_scores_field)
     result = run_step_eval(
         args.data,
         _implicit_prm(args),
@@ -395,6 +479,7 @@ def cmd_step_eval(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         calibration=args.calibration,
         subset=args.subset,
+        scores_field=args.step_scores_field,
     )
     print(markdown_table(result))
     print(f"wrote {args.output / 'step_eval.json'}")
