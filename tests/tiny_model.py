@@ -16,7 +16,7 @@ from pathlib import Path
 from prime_train import tiny
 from prime_train.tiny import BOS, train_tokenizer
 
-__all__ = ["BOS", "build_tiny_model", "one_torch_thread", "tiny_model_dir_for"]
+__all__ = ["BOS", "build_tiny_model", "build_tiny_model_head_dim_64", "one_torch_thread", "tiny_model_dir_for"]
 
 _CORPUS = [
     "Find the value of $x$ such that $2x + 3 = 11$. The answer is $\\boxed{4}$.",
@@ -45,6 +45,15 @@ def build_tiny_model(path: str | Path, *, seed: int = 0, vocab_size: int = 400) 
         path, seed=seed, hidden=32, layers=2, heads=2, kv_heads=1, intermediate=64, max_positions=512,
         # Wider than the usual 0.02 so logits are spread out: greedy picks are robust to float rounding and
         # sampling at temperature 1 still varies.
+        initializer_range=0.2, tokenizer=_build_tokenizer(vocab_size),
+    )  # fmt: skip
+
+
+def build_tiny_model_head_dim_64(path: str | Path, *, seed: int = 0, vocab_size: int = 400) -> Path:
+    """``build_tiny_model`` with attention heads of 64 dimensions (hidden 128, 2 heads): vLLM's CPU attention
+    kernel refuses the 16-dimension heads of the default tiny model."""
+    return tiny.build_tiny_model(
+        path, seed=seed, hidden=128, layers=2, heads=2, kv_heads=1, intermediate=256, max_positions=512,
         initializer_range=0.2, tokenizer=_build_tokenizer(vocab_size),
     )  # fmt: skip
 

@@ -4,10 +4,18 @@ upgrades (cf. trl #3115) do not break it.
 
 Each (request, sample) is its own prompt with ``SamplingParams(n=1, seed=sampling.seed + j)``: vLLM seeds a
 generator per request, so sample j is reproducible and a resumed run can ask for only the missing indices.
+
+Prompts are tokenized here, by the function the HF backend uses, so both backends feed the model the same ids.
+Long prompts: a prompt must leave ``max_tokens`` of the engine's context (``max_model_len``) for the response, so
+one longer than ``max_model_len - max_tokens`` tokens keeps its last that many tokens (the end of the question and
+the assistant header, as vLLM's own ``truncate_prompt_tokens`` and lm-eval keep them; vLLM would otherwise reject
+the whole batch). How many were cut is in ``describe()["prompts_truncated"]``, hence in results.json.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +28,7 @@ from prime_eval.backends.base import (
     OnCompletion,
     Request,
     SamplingConfig,
-    chat_token_ids,
+    prompt_token_ids,
     sample_groups,
 )
 
@@ -34,7 +42,7 @@ def _vllm() -> Any:
 class _Job:
     request: Request
     samples: tuple[int, ...]  # several when decoding is greedy: one generation serves them all
-    prompt: dict[str, Any]  # vLLM prompt: {"prompt_token_ids": [...]} or {"prompt": "..."}
+    prompt: dict[str, Any]  # vLLM prompt: {"prompt_token_ids": [...]}
 
 
 class VLLMBackend:
@@ -73,9 +81,25 @@ class VLLMBackend:
         except (OSError, ValueError) as exc:
             raise BackendError(f"vLLM cannot load {model!r}: {exc}") from exc
         self.tokenizer = self.llm.get_tokenizer()
+        # What the engine resolved ("auto" dtype, the model's own context length when none was given).
+        self.max_model_len = int(self.llm.model_config.max_model_len)
+        self.engine = {
+            "max_model_len": self.max_model_len,
+            "dtype": str(self.llm.model_config.dtype).removeprefix("torch."),
+            # The CPU build's KV cache size in GiB; its default (a share of RAM) changes start-up time, not results.
+            "cpu_kvcache_space_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE"),
+        }
+        self.prompts_truncated = 0
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model, **self.settings, "vllm": self.vllm_version}
+        return {
+            "backend": self.name,
+            "model": self.model,
+            **self.settings,
+            "engine": self.engine,
+            "prompts_truncated": self.prompts_truncated,
+            "vllm": self.vllm_version,
+        }
 
     def sampling_params(self, sampling: SamplingConfig, sample: int) -> Any:
         """The ``SamplingParams`` of sample ``sample``: its own seed, nothing left to vLLM's or the model's defaults."""
@@ -89,11 +113,17 @@ class VLLMBackend:
         )
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
+        room = self.max_model_len - sampling.max_tokens
+        if room < 1:
+            raise BackendError(
+                f"max_tokens ({sampling.max_tokens}) leaves no room for a prompt in the engine's context "
+                f"(max_model_len {self.max_model_len}); lower max_tokens or raise max_model_len"
+            )
         jobs: list[_Job] = []
         for request in requests:
             groups = sample_groups(request, sampling)
             if groups:
-                prompt = self._prompt(request)
+                prompt = {"prompt_token_ids": self._prompt_ids(request, room)}
                 jobs.extend(_Job(request, g, prompt) for g in groups)
         for start in range(0, len(jobs), self.chunk_size):
             chunk = jobs[start : start + self.chunk_size]
@@ -110,9 +140,17 @@ class VLLMBackend:
     def close(self) -> None:
         self.llm = None  # frees the engine once nothing else holds it
 
-    def _prompt(self, request: Request) -> dict[str, Any]:
-        if isinstance(request.prompt, str):
-            return {"prompt": request.prompt}  # vLLM tokenizes it with special tokens, like the HF backend
-        # Tokenized here, by the HF backend's own function, so both see the same ids; passing the rendered text
-        # instead would make vLLM add a second BOS on Llama-style templates.
-        return {"prompt_token_ids": chat_token_ids(self.tokenizer, request.prompt)}
+    def _prompt_ids(self, request: Request, room: int) -> list[int]:
+        try:
+            ids = prompt_token_ids(self.tokenizer, request.prompt)
+        except ValueError as exc:
+            raise BackendError(f"{self.model!r}, prompt of {request.key!r}: {exc}") from None
+        if len(ids) <= room:
+            return ids
+        self.prompts_truncated += 1
+        print(
+            f"prime-eval: vllm: prompt of {request.key!r} has {len(ids)} tokens; kept its last {room} "
+            f"(max_model_len {self.max_model_len} - max_tokens)",
+            file=sys.stderr,
+        )
+        return ids[-room:]
