@@ -25,11 +25,13 @@ OPT_IN = "PRIME_ALLOW_CODE_EVAL"
 _DESCRIPTION = "pass@k of model-written programs against a benchmark's tests, executed in prime's sandbox."
 _INPUTS = """
 Args:
-    predictions: one list of responses (samples) per task.
-    references: the task ids.
+    predictions: one list of responses (samples) per task, e.g. [["```python\ndef f(x): ...```", ...], ...]; a
+        response is the model's whole text (prime extracts the program from it, as `prime-eval score` does).
+    references: the task ids, one per list of predictions, e.g. ["HumanEval/0", ...] (MBPP's integer ids as text).
     benchmark: humaneval | mbpp | leetcode.
     k: the k values of pass@k (default [1]); each must not exceed the number of samples.
-    data_dir: the benchmark files (default: $PRIME_BENCHMARK_DATA or ../shared/benchmarks).
+    data_dir_path: the benchmark files (default: $PRIME_BENCHMARK_DATA or ../shared/benchmarks); not `data_dir`,
+        which `evaluate` keeps for its own cache folder.
 Returns:
     pass@k for each k, and per-task lists of `correct` and `score` (fraction of tests passed).
 """
