@@ -13,9 +13,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from .compare import Comparison
+from .compare import MCNEMAR, Comparison
 from .references import Reference
 from .runs import Run
+from .stats import mcnemar_interval
 from .table import Leaderboard, order_columns, results_average
 
 MAX_REFERENCE_MARKERS = 12
@@ -65,6 +66,25 @@ def _pct(x: float | None) -> float:
     return 100 * x if x is not None else math.nan
 
 
+def _percent_axis(ax, min_span: float = 10.0) -> None:
+    """Accuracy axes stay inside 0-100 % and span at least ``min_span`` points: all-zero (or flat) curves would
+    otherwise get matplotlib's ±0.04 % window, which makes noise-free zeros look like a signal."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < min_span:
+        middle = (lo + hi) / 2
+        lo, hi = middle - min_span / 2, middle + min_span / 2
+    lo, hi = max(lo, 0.0), min(hi, 100.0)
+    if hi - lo < min_span:
+        lo, hi = (0.0, min_span) if lo <= 0 else (100.0 - min_span, 100.0)
+    ax.set_ylim(lo, hi)
+
+
+def _integer_steps(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def accuracy_plot(board: Leaderboard, runs: list[Run], references: list[Reference]) -> Plot | None:
     plt = _pyplot()
     if plt is None or not runs:
@@ -79,18 +99,29 @@ def accuracy_plot(board: Leaderboard, runs: list[Run], references: list[Referenc
         row = rows[run.title]
         cells = [row.cells.get(x) or row.averages.get(x) for x in xs]
         pos = [j - 0.4 + width * (i + 0.5) for j in range(len(xs))]
-        ax.bar(
+        bars = ax.bar(
             pos, [_pct(c.mean) if c else math.nan for c in cells], width,
             yerr=[_pct(c.stderr) if c and c.stderr is not None else 0 for c in cells], capsize=3, label=run.title,
         )  # fmt: skip
-    for k, ref in enumerate(references[:MAX_REFERENCE_MARKERS]):
+        # A score of 0 draws no bar and would read as "not run": mark it on the axis in the run's colour.
+        zeros = [p for p, c in zip(pos, cells) if c and c.mean == 0]
+        if zeros:
+            ax.plot(zeros, [0] * len(zeros), linestyle="none", marker="_", markersize=14, markeredgewidth=3,
+                    color=bars.patches[0].get_facecolor(), clip_on=False, gid="zero-score")  # fmt: skip
+            for p in zeros:
+                ax.annotate("0", (p, 0), xytext=(0, 3), textcoords="offset points", ha="center", fontsize="x-small")
+    shown_refs = references[:MAX_REFERENCE_MARKERS]
+    for k, ref in enumerate(shown_refs):
         row = rows[ref.label]
         values = [(j, row.cells.get(x) or row.averages.get(x)) for j, x in enumerate(xs)]
-        points = [(j, _pct(c.mean)) for j, c in values if c]
+        # Each reference at its own offset within the group: stacked on one x, ten markers read as one.
+        offset = -0.4 + 0.8 * (k + 0.5) / len(shown_refs)
+        points = [(j + offset, _pct(c.mean)) for j, c in values if c]
         if points:
             ax.plot(*zip(*points), linestyle="none", marker="os^vD<>ph*Xd"[k % 12], markerfacecolor="none",
                     color="0.35", label=ref.label)  # fmt: skip
     ax.set_xticks(range(len(xs)), xs, rotation=20)
+    _percent_axis(ax)
     ax.set_ylabel("accuracy (%), error bars: ±1 standard error")
     shown = "" if len(references) <= MAX_REFERENCE_MARKERS else f" (markers: first {MAX_REFERENCE_MARKERS} references)"
     ax.set_title("Accuracy per benchmark" + shown)
@@ -152,6 +183,9 @@ def steps_plot(run: Run, board: Leaderboard, index: int) -> Plot | None:
         ax.plot(*zip(*[(s, _pct(m)) for s, m in avg_points]), color="black", linewidth=2.2, label=spec.key)
     if len(steps) <= 12:  # label every checkpoint while that stays readable
         ax.set_xticks(steps)
+    else:
+        _integer_steps(ax)
+    _percent_axis(ax)
     ax.set_xlabel("training step")
     ax.set_ylabel("eval accuracy (%)")
     ax.set_title(f"{run.label}: evaluation by checkpoint")
@@ -162,6 +196,8 @@ def steps_plot(run: Run, board: Leaderboard, index: int) -> Plot | None:
         for key in train_keys:
             rows = sorted((r["step"], r[key]) for r in run.train_log if isinstance(r.get(key), (int, float)))
             ax2.plot([s for s, _ in rows], [_pct(v) for _, v in rows], label=key)
+        _integer_steps(ax2)
+        _percent_axis(ax2)
         ax2.set_xlabel("training step")
         ax2.set_ylabel("training accuracy (%)")
         ax2.set_title("metrics.jsonl")
@@ -169,6 +205,18 @@ def steps_plot(run: Run, board: Leaderboard, index: int) -> Plot | None:
         ax2.legend(fontsize="x-small", loc="best")
     key = f"steps-{index}"
     return Plot(key, f"{run.label}: scores against training step", _svg(fig, key))
+
+
+def difference_interval(b) -> tuple[float, float]:
+    """95 % interval of a benchmark's difference in points, consistent with its test and inside the possible
+    range: McNemar's exact (Clopper-Pearson on the discordant pairs) for binary verdicts, which excludes 0 exactly
+    when p < 0.05; else the normal interval of the paired mean, clipped to [-100, 100]."""
+    if b.test == MCNEMAR and b.shared:
+        lo, hi = mcnemar_interval(b.a_better, b.b_better, b.shared)
+        return 100 * lo, 100 * hi
+    half = 1.96 * _pct(b.delta_stderr) if b.delta_stderr is not None else 0.0
+    d = _pct(b.delta)
+    return max(d - half, -100.0), min(d + half, 100.0)
 
 
 def compare_plot(comparison: Comparison) -> Plot | None:
@@ -179,17 +227,24 @@ def compare_plot(comparison: Comparison) -> Plot | None:
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(benches) + 1.6))
     ys = list(range(len(benches)))
     deltas = [_pct(b.delta) for b in benches]
-    errors = [1.96 * _pct(b.delta_stderr) if b.delta_stderr is not None else 0 for b in benches]
+    intervals = [difference_interval(b) for b in benches]
+    xerr = [[d - lo for d, (lo, _) in zip(deltas, intervals)], [hi - d for d, (_, hi) in zip(deltas, intervals)]]
     colors = ["C2" if d > 0 else "C3" if d < 0 else "0.5" for d in deltas]
-    ax.barh(ys, deltas, xerr=errors, color=colors, capsize=3)
-    for y, b, d, err in zip(ys, benches, deltas, errors):
+    ax.barh(ys, deltas, xerr=xerr, color=colors, capsize=3)
+    for y, b, d, (lo, hi) in zip(ys, benches, deltas, intervals):
         p = f"p = {b.p_value:.3g}" if b.p_value is not None else "no paired test"
-        ax.annotate(p, (d + err if d >= 0 else d - err, y),  # past the error bar's end, not on it xytext=(6 if d >= 0 else -6, 0), textcoords="offset points", va="center",
-                    ha="left" if d >= 0 else "right", fontsize="x-small")  # fmt: skip
+        # past the interval's end, not on it
+        ax.annotate(p, (hi if d >= 0 else lo, y), xytext=(6 if d >= 0 else -6, 0), textcoords="offset points",
+                    va="center", ha="left" if d >= 0 else "right", fontsize="x-small")  # fmt: skip
+    # Room for the p-value labels inside the axes, so that none runs into the tick labels or the axis title.
+    lo = min([0.0, *(i[0] for i in intervals)])
+    hi = max([0.0, *(i[1] for i in intervals)])
+    pad = 0.35 * max(hi - lo, 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(ys, [b.benchmark for b in benches])
     ax.invert_yaxis()
-    ax.set_xlabel(f"{comparison.b} − {comparison.a} (points; bars: 95% interval of the paired mean)")
+    ax.set_xlabel(f"{comparison.b} − {comparison.a} (points; bars: 95% interval agreeing with the test)", labelpad=8)
     ax.set_title("Difference per benchmark")
     ax.grid(axis="x", alpha=0.3)
     return Plot("compare", "Difference per benchmark", _svg(fig, "compare"))

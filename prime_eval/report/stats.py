@@ -48,6 +48,45 @@ def mcnemar_exact_p(b: int, c: int) -> float:
     return sign_test_p(b, b + c)
 
 
+def _binomial_tail_at_least(x: int, m: int, p: float) -> float:
+    """P(X >= x) for X ~ Binomial(m, p), summed in log space (no underflow for large m)."""
+    if x <= 0:
+        return 1.0
+    if p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    logs = [math.lgamma(m + 1) - math.lgamma(i + 1) - math.lgamma(m - i + 1) + i * math.log(p)
+            + (m - i) * math.log1p(-p) for i in range(x, m + 1)]  # fmt: skip
+    top = max(logs)
+    return math.exp(top) * math.fsum(math.exp(v - top) for v in logs)
+
+
+def _solve(f, target: float) -> float:
+    """The p in [0, 1] where the increasing function ``f`` reaches ``target`` (bisection to float precision)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def mcnemar_interval(b: int, c: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Interval for the paired difference (second run minus first, as a fraction of ``n`` problems) that agrees
+    with ``mcnemar_exact_p``: the Clopper-Pearson interval of the share of discordant pairs won by the second run,
+    mapped to the difference. It excludes 0 exactly when the two-sided exact p-value is below ``1 - level``, and
+    lies inside the possible range [-(b + c) / n, (b + c) / n]."""
+    m = b + c
+    if n < 1 or b < 0 or c < 0 or m > n:
+        raise ValueError(f"need b, c >= 0 and b + c <= n >= 1, got b={b}, c={c}, n={n}")
+    if m == 0:
+        return 0.0, 0.0
+    alpha = (1 - level) / 2
+    lo = 0.0 if c == 0 else _solve(lambda p: _binomial_tail_at_least(c, m, p), alpha)
+    hi = 1.0 if c == m else 1 - _solve(lambda p: _binomial_tail_at_least(m - c, m, p), alpha)
+    return (2 * lo - 1) * m / n, (2 * hi - 1) * m / n
+
+
 @dataclass(frozen=True)
 class PermutationResult:
     p_value: float

@@ -214,11 +214,17 @@ def build_leaderboard(runs: list[Run], references: list[Reference]) -> Leaderboa
         rows.append(
             Row(ref.label, "reference", ref.model, cells, averages, settings=_describe_reference(ref.settings))
         )
-    # Rank by the first average any run has (all runs may lack Table 1's code benchmarks); best first, rows
-    # without that average keep their order at the bottom.
+    # The user's runs first (published rows above them pushed the runs off the first screen), then the references;
+    # each group ranked by the first average any run has (all runs may lack Table 1's code benchmarks), best first,
+    # rows without that average keeping their order at the bottom of their group.
     first = next((s.key for s in specs if any(r.averages[s.key] for r in rows if r.kind != "reference")), specs[0].key)
     ranked = sorted(
-        rows, key=lambda r: (r.averages[first] is None, -(r.averages[first].mean if r.averages[first] else 0))
+        rows,
+        key=lambda r: (
+            r.kind == "reference",
+            r.averages[first] is None,
+            -(r.averages[first].mean if r.averages[first] else 0),
+        ),
     )
     return Leaderboard(columns, specs, tuple(ranked), notes.footnotes(), first)
 
