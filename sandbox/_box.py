@@ -28,7 +28,9 @@ memory, and nothing a run wrote is charged to the next. Without ``--ns`` (rlimit
 that is itself the isolation) each run gets a fresh temporary directory and its process group is killed at the end.
 
 This file never runs untrusted code in the runner or in init; only the "program" process does, after it has
-closed every descriptor it does not need and dropped its privileges.
+closed every descriptor it does not need and dropped its privileges. The runner runs trusted code of its backend's
+besides: modules preloaded once per box (``preload``), so that a fixed helper program (the code verifier's test
+harness) does not build its module in every run.
 """
 
 # Imported here so that a run finds them already loaded: the fork shares them instead of each run paying for them.
@@ -499,6 +501,27 @@ class _CompileCache:
             del table[next(iter(table))]
 
 
+def preload(modules):
+    """Trusted modules, {name: source}, executed here once and importable by that name in every later run of the
+    box, which finds them already built (a run skips their module body). Only the backend's own code sends these
+    (``local.preload_module``), never a program: they run in the runner, outside any run's confinement, and every
+    run can read them. A name the runner already has is refused, so no module a run imports can be replaced."""
+    done = []
+    try:
+        for name, source in modules.items():
+            if name in sys.modules:
+                raise ValueError(f"module {name!r} exists")
+            module = types.ModuleType(name)
+            exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+            sys.modules[name] = module
+            done.append(name)
+    except Exception as exc:
+        return {"preloaded": done, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        gc.freeze()  # as at the start: no run's collector touches (and so copies) what was just built
+    return {"preloaded": done}
+
+
 def serve_one(req, payload, ctrl_out, box):
     """One run: fork its init (pid 1 of a fresh pid namespace with --ns), reap it, relay its report."""
     namespaces, workroot = box["namespaces"], box["workroot"]
@@ -585,6 +608,9 @@ def main(argv):
         req = read_frame(ctrl_in)
         if req is None:
             return
+        if "preload" in req:
+            write_frame(ctrl_out, preload(req["preload"]))
+            continue
         # A payload cut short leaves the stream out of step: the runner exits and its backend starts a new box.
         serve_one(req, _Payload(req, ctrl_in, bounce_in), ctrl_out, box)
         if once:

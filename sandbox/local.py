@@ -38,7 +38,7 @@ from typing import Any
 from . import cgroups, seccomp
 from .execution import Execution, classify
 from .limits import Limits
-from .request import encode_request
+from .request import encode_preload, encode_request
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,19 @@ REPORT_GRACE_S = 5.0
 START_TIMEOUT_S = 20.0
 _warned: set[str] = set()
 _warn_lock = threading.Lock()
+# name -> source of the trusted modules every box builds once in its runner (``preload_module``).
+_preloads: dict[str, str] = {}
+_preload_lock = threading.Lock()
+
+
+def preload_module(name: str, source: str) -> None:
+    """Have every box of this process build module ``name`` from ``source`` in its runner, once, before its next
+    run: runs then find it in ``sys.modules`` instead of building it themselves. ``source`` must be trusted code (it
+    runs outside any run's confinement, in the process every run is forked from) holding no secret (every run can
+    read it). Registering the same source again does nothing; another source under a taken name is refused."""
+    with _preload_lock:
+        if _preloads.setdefault(name, source) != source:
+            raise ValueError(f"a different module is already preloaded as {name!r}")
 
 
 class SandboxWeakWarning(RuntimeWarning):
@@ -159,6 +172,26 @@ class _Box:
             raise RuntimeError(f"box did not start (exit status {self.proc.poll()})")
         if cgroup is not None:
             cgroup.idle = cgroup.processes()
+        self.preloaded: set[str] = set()
+
+    def preload(self) -> None:
+        """Build the registered modules this box lacks. One that fails to build is logged and not tried again:
+        runs then build it themselves, as they would in a box without preloading."""
+        with _preload_lock:
+            missing = {name: source for name, source in _preloads.items() if name not in self.preloaded}
+        if not missing:
+            return
+        self.preloaded |= missing.keys()
+        try:
+            self.proc.stdin.write(encode_preload(missing))
+            self.proc.stdin.flush()
+        except OSError as exc:
+            raise RuntimeError(f"the box refused its preload: {exc}") from None
+        reply = self._read(START_TIMEOUT_S)
+        if reply is None:
+            raise RuntimeError("the box did not answer its preload")
+        if reply.get("error"):
+            log.warning("a box could not preload %s: %s", sorted(missing), reply["error"])
 
     def request(self, req: bytes, timeout: float) -> dict[str, Any] | None:
         """Send one request (``request.encode_request``) and wait for its report."""
@@ -337,6 +370,8 @@ class LocalBackend:
             if box is None:
                 box = self._start_box(self._level, self._box_uid)  # type: ignore[arg-type]
                 self._boxes.add(box)
+            if len(box.preloaded) != len(_preloads):
+                box.preload()
             if box.cgroup is not None:
                 box.cgroup.apply(limits.memory_mb, limits.max_processes)
                 box.cgroup.settle()

@@ -43,3 +43,10 @@ def encode_request(
     parts += [data for _, data in file_items]
     parts.append(sealed_bytes)
     return b"".join(parts)
+
+
+def encode_preload(modules: Mapping[str, str]) -> bytes:
+    """The control-stream bytes that have a box's runner build ``modules`` ({name: source}): trusted code only,
+    run outside any run's confinement (see ``_box.preload``)."""
+    body = json.dumps({"preload": dict(modules)}).encode()
+    return struct.pack(">I", len(body)) + body

@@ -1,6 +1,8 @@
 """The test harness that runs *inside the sandbox*: trusted tests in one process, the candidate in another.
 
-Shipped as program text behind ``_wire.py`` (``code_tests.HARNESS_PROGRAM``), so it imports nothing from prime;
+Shipped as program text behind ``_wire.py`` (``code_tests.HARNESS_PROGRAM``), so it imports nothing from prime.
+A local box builds the same text once as a module in its runner (``code_tests.HARNESS_MODULE``), and each run only
+calls its ``_main``;
 what to test (the candidate's program, the prompt, the tests) comes as the run's sealed payload
 (``code_tests.harness_config``), which the sandbox hands over on fd 3 without it ever passing through the memory
 of a process this run is forked from. Processes of one run:
@@ -27,12 +29,12 @@ import os
 import signal
 import sys
 
-if __name__ != "__main__":  # imported by tests; in the box _wire.py's text comes first in the same program
+if __package__:  # imported by tests; in the box _wire.py's text comes first in the same program or module
     from ._wire import WireError, decode, encode, read_frame, write_frame
 
 PR_SET_DUMPABLE = 4
 SEALED_FD = 3  # where the sandbox puts a run's sealed payload: this check's config (``code_tests.harness_config``)
-_MAIN_CALL = "_main()"  # how HARNESS_PROGRAM ends; a fresh candidate interpreter runs the text before it
+_MAIN_CALL = "_main(__file__)"  # how HARNESS_PROGRAM ends; a fresh candidate interpreter runs the text before it
 MESSAGE_CHARS = 300
 # Builtin exceptions a candidate may raise through the wire as themselves, so that tests expecting one still work;
 # AssertionError is not among them (a candidate must not choose what counts as a failed assert), nor anything
@@ -337,9 +339,9 @@ def _read_all(fd):
     return b"".join(chunks)
 
 
-def _main():
+def _main(program_path):
     json = __import__("json")
-    main_fd = os.open(__file__, os.O_RDONLY)
+    main_fd = os.open(program_path, os.O_RDONLY)
     program_text = _read_all(main_fd).decode()
     os.close(main_fd)
     # First, before the tests are read: the candidate process is a copy of one that never held them (the sandbox

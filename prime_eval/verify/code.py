@@ -31,7 +31,9 @@ from typing import Any, ClassVar
 
 from .base import Status, Verdict
 from .code_tests import (
+    HARNESS_MODULE,
     HARNESS_PROGRAM,
+    HARNESS_SOURCE,
     SEALED_PROGRAM_LOADER,
     CodeTests,
     Report,
@@ -153,6 +155,10 @@ class CodeVerifier:
 
     def _run_functional(self, program: str, tests: CodeTests) -> tuple[Report, dict[str, Any]]:
         import sandbox
+        from sandbox.local import preload_module
+
+        # Trusted and public (the sandbox's rule for a preload): a local box builds the harness once, not per check.
+        preload_module(HARNESS_MODULE, HARNESS_SOURCE)
 
         config = harness_config(
             program,

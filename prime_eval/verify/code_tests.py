@@ -23,7 +23,21 @@ from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).parent
-HARNESS_PROGRAM = "\n\n".join((_HERE / name).read_text() for name in ("_wire.py", "_harness.py")) + "\n\n_main()\n"
+HARNESS_SOURCE = "\n\n".join((_HERE / name).read_text() for name in ("_wire.py", "_harness.py"))
+# A local box builds HARNESS_SOURCE once as this module (``sandbox.local.preload_module``); a run that finds it there
+# calls it and never reaches the module body after it, which it would otherwise run (a docker run, a box started
+# before the preload).
+HARNESS_MODULE = "_prime_code_harness"
+HARNESS_PROGRAM = f"""\
+import sys as _sys
+if {HARNESS_MODULE!r} in _sys.modules:
+    _sys.modules[{HARNESS_MODULE!r}]._main(__file__)
+    raise SystemExit("the harness returned")
+
+{HARNESS_SOURCE}
+
+_main(__file__)
+"""
 # A stdio check's program: the candidate's source comes as the run's sealed payload, so that it never passes through
 # the box's runner, where a later run (another sample of the same task, say) could find it in memory.
 SEALED_PROGRAM_LOADER = """\
@@ -126,7 +140,7 @@ def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, s
     config = {
         "program": candidate,
         "preamble": tests.preamble,
-        "prompt": tests.prompt,
+        "prompt": trusted_prompt(tests.prompt, tests.entry_point),
         "entry_point": tests.entry_point or _builtin_named_entry(tests.tests),
         "tests": list(tests.tests),
         "test_timeout_s": test_timeout_s,
@@ -136,6 +150,25 @@ def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, s
 
 
 @functools.lru_cache(maxsize=4096)  # once per task, not once per sampled response
+def trusted_prompt(prompt: str, entry_point: str) -> str:
+    """The prompt as the harness runs it in the tests' namespace: without its stub of the entry point, which the
+    tests never see (the candidate's definition of that name always replaces it), so the harness does not compile
+    the stub's docstring, often most of the prompt, in every check. Everything else (imports, helpers) stays."""
+    if not entry_point:
+        return prompt
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return prompt  # the harness reports the same error when it runs it
+    kept = [
+        node
+        for node in tree.body
+        if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point)
+    ]
+    return prompt if len(kept) == len(tree.body) else ast.unparse(ast.Module(kept, []))
+
+
+@functools.lru_cache(maxsize=4096)
 def _builtin_named_entry(tests: tuple[str, ...]) -> str:
     """The task's function when the tests name none but call one that shadows a builtin (MBPP 126 asks for a
     ``sum``). The harness lets a candidate replace a builtin in the tests only under that name, so that it cannot
