@@ -172,3 +172,22 @@ def test_compare_reads_long_logged_responses_in_linear_time(lm_eval_output, runs
     assert time.monotonic() - start < 20  # plots and the rest take ~2-7 s on a loaded 2-core machine
     comparison = json.loads((tmp_path / "c" / "report.json").read_text())["comparison"]
     assert comparison["benchmarks"][0]["shared"] == LIMIT
+
+
+def test_a_folder_of_several_lm_eval_results_files_reads_every_task(tmp_path):
+    """Each lm_eval invocation writes its own results file: a folder is every task of every file, the newest file
+    winning for a task run twice."""
+
+    def results(task: str, score: float) -> dict:
+        return {"results": {task: {"acc,none": score, "acc_stderr,none": 0.01}},
+                "n-samples": {task: {"original": 10, "effective": 10}}, "configs": {task: {"task": task}},
+                "config": {"model": "hf", "model_args": "pretrained=m"}, "versions": {task: 1}}  # fmt: skip
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for stamp, task, score in (("01", "gsm8k", 0.2), ("02", "arc_easy", 0.5), ("03", "gsm8k", 0.4)):
+        (folder / f"results_2025-01-{stamp}T00-00-00.json").write_text(json.dumps(results(task, score)))
+    run = load_run(folder)
+    assert sorted(run.benchmarks) == ["arc_easy", "gsm8k"]
+    assert run.benchmarks["gsm8k"].score.mean == 0.4 and run.benchmarks["arc_easy"].score.mean == 0.5
+    assert len(run.info["results_files"]) == 3

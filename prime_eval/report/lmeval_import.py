@@ -10,6 +10,7 @@ its own name and its first metric.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ def is_lm_eval_results(obj: dict[str, Any]) -> bool:
     return isinstance(obj.get("results"), dict) and any(k in obj for k in ("configs", "n-samples", "versions"))
 
 
-def find_lm_eval_results(folder: Path) -> Path | None:
-    """The newest ``results_*.json`` in ``folder`` or in one model subfolder (lm-eval's layout)."""
+def find_lm_eval_results(folder: Path) -> list[Path]:
+    """Every ``results_*.json`` in ``folder`` or in one model subfolder (lm-eval's layout), oldest first: each
+    ``lm_eval`` invocation writes one, often for other tasks than the last."""
     files = sorted(folder.glob("results_*.json"))
     if not files:
         files = sorted(folder.glob("*/results_*.json"))
@@ -36,7 +38,19 @@ def find_lm_eval_results(folder: Path) -> Path | None:
                 f"{folder}: lm-eval results of several models ({', '.join(parents)}); name one folder or file"
             )
     # lm-eval stamps each file with an ISO-like time, so the name order is the time order.
-    return files[-1] if files else None
+    return files
+
+
+def merge_lm_eval_runs(runs: list[Run]) -> Run:
+    """One run from the results files of one folder (oldest first): each task from the newest file that has it."""
+    newest = runs[-1]
+    benchmarks: dict[str, BenchResult] = {}
+    files: dict[str, Path] = {}
+    for run in runs:  # later files overwrite earlier ones task by task
+        benchmarks.update(run.benchmarks)
+        files = {**{k: v for k, v in files.items() if k not in run.benchmarks}, **run.samples.files}
+    info = {**newest.info, "results_files": [str(r.path) for r in runs]} if len(runs) > 1 else newest.info
+    return replace(newest, benchmarks=benchmarks, samples=SampleFiles("lm-eval", files), info=info)
 
 
 def _prime_tasks() -> dict[str, str]:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .lmeval_import import find_lm_eval_results, is_lm_eval_results, load_lm_eval
+from .lmeval_import import find_lm_eval_results, is_lm_eval_results, load_lm_eval, merge_lm_eval_runs
 from .runs import BenchResult, Checkpoint, Metric, ReportError, Run, SampleFiles, Settings, Verdict
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -69,9 +69,9 @@ def load_run(path: Path) -> Run:
     steps = _checkpoint_dirs(path)
     if steps:
         return _training_run(path, steps)
-    lm_eval_file = find_lm_eval_results(path)
-    if lm_eval_file is not None:
-        return load_run(lm_eval_file)
+    lm_eval_files = find_lm_eval_results(path)
+    if lm_eval_files:
+        return merge_lm_eval_runs([load_run(f) for f in lm_eval_files])
     if (path / "config.json").is_file():
         raise ReportError(f"{path}: an unfinished run (config.json but no results.json); rerun `prime-eval run` on it")
     if (path / "metrics.jsonl").is_file() or (path / "checkpoints").is_dir():
