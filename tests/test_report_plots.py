@@ -60,3 +60,23 @@ def test_runs_come_before_published_rows_even_when_they_score_lower(tmp_path):
     assert all(r["kind"] == "reference" for r in rows[1:]) and len(rows) > 1
     if "<svg" in html:  # matplotlib present: the zero score is drawn on the axis, not left blank
         assert "zero-score" in html
+
+
+def test_changed_problems_show_what_the_model_wrote(tmp_path):
+    """The changed-problems table shows the extracted answer (4.6667, Bob), not the canonical key."""
+    import json
+
+    from prime_eval.report.compare import _majority
+    from prime_eval.report.load import load_verdicts
+    from prime_eval.report.runs import Run, SampleFiles
+
+    rows = [{"id": "p", "sample": j, "correct": False, "score": 0.0, "answer": "46667/10000",
+             "verdict": {"extracted": w}} for j, w in enumerate(["4.6667", "4.66670"])]  # fmt: skip
+    rows.append(
+        {"id": "q", "sample": 0, "correct": True, "score": 1.0, "answer": "bob", "verdict": {"extracted": "Bob"}}
+    )
+    path = tmp_path / "math500.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = Run("r", tmp_path, "harness", "m", {}, SampleFiles("prime", {"math500": path}))
+    verdicts = load_verdicts(run, "math500")
+    assert _majority(verdicts["p"]) == "4.6667 (2/2)" and _majority(verdicts["q"]) == "Bob"

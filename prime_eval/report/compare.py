@@ -66,14 +66,22 @@ def _mean(values: list[float]) -> float:
     return math.fsum(values) / len(values)
 
 
+def _shown(v: Verdict) -> str | None:
+    """What the model wrote (the extracted answer), else the canonical key (``46667/10000`` for ``4.6667``)."""
+    return v.written if v.written is not None else v.answer
+
+
 def _majority(samples: list[Verdict]) -> str | None:
+    """The answer shown for a problem: the sample's for n = 1; for n > 1 the most common canonical answer, shown
+    as the first sample with it wrote it."""
     if len(samples) == 1:
-        return samples[0].answer
+        return _shown(samples[0])
     counts = Counter(s.answer for s in samples if s.answer is not None)
     if not counts:
         return None
     answer, count = counts.most_common(1)[0]
-    return f"{answer} ({count}/{len(samples)})"
+    written = next(_shown(s) for s in samples if s.answer == answer)
+    return f"{written} ({count}/{len(samples)})"
 
 
 def _binary(va: dict[str, list[Verdict]], vb: dict[str, list[Verdict]], shared: list[str]) -> bool:

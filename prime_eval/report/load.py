@@ -208,9 +208,12 @@ def load_verdicts(run: Run, benchmark: str) -> dict[str, list[Verdict]] | None:
     by_problem: dict[str, dict[int, Verdict]] = {}
     for row in read_jsonl(path):
         try:
+            details = row.get("verdict") if isinstance(row.get("verdict"), dict) else {}
+            written = details.get("extracted") if isinstance(details.get("extracted"), str) else None
             v = Verdict(
-                str(row["id"]), int(row.get("sample", 0)), bool(row["correct"]), float(row["score"]), row.get("answer")
-            )
+                str(row["id"]), int(row.get("sample", 0)), bool(row["correct"]), float(row["score"]), row.get("answer"),
+                written,
+            )  # fmt: skip
         except (KeyError, TypeError, ValueError):
             raise ReportError(f"{path}: a row without id/correct/score: not a prime samples file") from None
         by_problem.setdefault(v.problem_id, {})[v.sample] = v  # a resumed run may repeat a row; the last wins

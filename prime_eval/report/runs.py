@@ -86,7 +86,8 @@ class Verdict:
     sample: int
     correct: bool
     score: float
-    answer: str | None
+    answer: str | None  # the canonical key (equal for equal values)
+    written: str | None = None  # the answer as the model wrote it, where the samples kept it
 
 
 @dataclass(frozen=True)
