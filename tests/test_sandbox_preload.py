@@ -15,6 +15,7 @@ from prime_eval.verify.code_tests import (
     HARNESS_PROGRAM,
     HARNESS_SOURCE,
     CodeTests,
+    candidate_sources,
     harness_config,
     trusted_prompt,
 )
@@ -112,7 +113,8 @@ def test_the_harness_judges_alike_with_and_without_the_preloaded_module(
     )
     probe = backend.run(f"import sys\nprint({HARNESS_MODULE!r} in sys.modules)")
     assert probe.stdout == f"{preloaded}\n"
-    run = backend.run(HARNESS_PROGRAM, sealed=config, limits=Limits(wall_time_s=5, cpu_time_s=5))
+    stdin = candidate_sources(assemble(response, HUMANEVAL_LIKE), HUMANEVAL_LIKE)
+    run = backend.run(HARNESS_PROGRAM, sealed=config, stdin=stdin, limits=Limits(wall_time_s=5, cpu_time_s=5))
     assert run.ok, run.stderr
     assert run.stdout.splitlines()[0].startswith("0 pass" if passes else "0 fail"), run.stdout
     assert run.stdout.endswith('end done ""\n')
@@ -122,3 +124,19 @@ def test_the_verifier_preloads_its_harness():
     verdict = CodeVerifier(CodeConfig()).verify(GOOD, HUMANEVAL_LIKE)
     assert verdict.correct, verdict.details
     assert sandbox.local._preloads.get(HARNESS_MODULE)
+
+
+def test_the_first_candidate_loads_the_programs_on_stdin_unasked_and_a_fresh_one_the_sealed_one(backend):
+    # The two copies differ only here, to show which one each candidate process loaded: the first process must
+    # start loading at its fork (from stdin), and one started after a timeout must get the program in the config.
+    first = "import time\n\ndef has_close(numbers, threshold):\n    time.sleep(5)\n"
+    later = "def has_close(numbers, threshold):\n    return False\n"
+    tests = CodeTests(tests=("assert has_close([1.0], 0.5) is False\n",) * 2, entry_point="has_close")
+    config = harness_config(later, tests, test_timeout_s=0.5, stop_on_first_failure=False)
+    run = backend.run(
+        HARNESS_PROGRAM,
+        sealed=config,
+        stdin=candidate_sources(first, tests),
+        limits=Limits(wall_time_s=10, cpu_time_s=10),
+    )
+    assert run.stdout.splitlines()[:2] == ['0 timeout "over 0.5 s"', '1 pass ""'], run.stdout + run.stderr

@@ -65,9 +65,10 @@ def _on_alarm(signum, frame):
 # --- the candidate's process -------------------------------------------------------------------------------------
 
 
-def _serve(requests, replies):
-    """Candidate side: load the program, then answer calls until the harness goes away. Everything here can be
-    replaced by the candidate's own code once the program is loaded; the harness trusts none of it."""
+def _serve(requests, replies, sources=None):
+    """Candidate side: load the program (``sources``, unasked, or when asked), then answer calls until the harness
+    goes away. Everything here can be replaced by the candidate's own code once the program is loaded; the harness
+    trusts none of it."""
     handles = []
     namespace = {"__name__": "solution", "__builtins__": builtins}
 
@@ -78,11 +79,13 @@ def _serve(requests, replies):
     def ref(tag, key):
         return handles[key] if tag == "h" else namespace[key]
 
+    request = None if sources is None else ["load", *sources]
     while True:
-        try:
-            request = read_frame(requests)
-        except WireError:
-            os._exit(0)
+        if request is None:
+            try:
+                request = read_frame(requests)
+            except WireError:
+                os._exit(0)
         try:
             reply = ["v", encode(_answer(request, namespace, ref), opaque)]
         except StopIteration:
@@ -90,6 +93,7 @@ def _serve(requests, replies):
         except BaseException as exc:
             reply = ["x", type(exc).__name__, _describe(exc)]
         write_frame(replies, reply)
+        request = None
 
 
 def _answer(request, namespace, ref):
@@ -155,9 +159,12 @@ class Candidate:
     """The harness's view of the candidate process: loads the program and makes calls; a process that overruns,
     dies or breaks the protocol is killed, and the next ``ensure`` starts a fresh one.
 
-    The first process is forked before the harness reads the tests. Later ones cannot be forked from the harness,
-    which then holds the tests: each is a fresh interpreter (fork, then exec at once) running this program's code,
-    ``server_source``. That costs an interpreter start, paid only after a timeout or a crash."""
+    The first process is forked before the harness reads the tests, and loads the program at once from the run's
+    stdin (``code_tests.candidate_sources``: the preamble and the candidate's program, nothing else), while the
+    harness reads the tests: one round trip fewer, and the two loads overlap. Later processes cannot be forked from
+    the harness, which then holds the tests: each is a fresh interpreter (fork, then exec at once) running this
+    program's code, ``server_source``, and is asked to load the program. That costs an interpreter start, paid only
+    after a timeout or a crash."""
 
     def __init__(self, server_source):
         self.server_source = server_source
@@ -178,8 +185,9 @@ class Candidate:
                         os.set_inheritable(target, True)  # dup2 onto itself would keep close-on-exec
                     _close_all_but({3, 4})
                     os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", "-c", self.server_source])
+                sources = __import__("json").loads(_read_all(0))
                 _close_all_but(set(ends))
-                _serve(*ends)
+                _serve(*ends, sources)
             finally:
                 os._exit(0)
         os.close(to_child[0])
@@ -188,21 +196,24 @@ class Candidate:
         self.generation += 1
 
     def ensure(self, preamble=None, program=None):
-        """Load the program (remembered for later processes) into a live candidate; the names it defines (see
-        ``_exports``) when this call loaded it, else None."""
+        """The program (remembered for later processes) loaded into a live candidate; the names it defines (see
+        ``_exports``) when this call loaded it, else None. The first process loaded it unasked: only its answer
+        is read."""
         if program is not None:
             self.sources = (preamble, program)
+            if self.fds is not None:
+                return self.request("load", send=False)
         elif self.fds is not None:
             return None
-        if self.fds is None:
-            self._start(fresh_interpreter=True)
+        self._start(fresh_interpreter=True)
         return self.request("load", *self.sources)
 
-    def request(self, *message):
+    def request(self, *message, send=True):
         if self.fds is None:
             raise CandidateLost("the candidate process was killed by an earlier failure")
         try:
-            write_frame(self.fds[0], list(message))
+            if send:
+                write_frame(self.fds[0], list(message))
             outcome, value = self._reply(read_frame(self.fds[1]), message[0])
         except (WireError, OSError) as exc:
             self.kill()
@@ -226,11 +237,14 @@ class Candidate:
             raise WireError("the candidate sent a name reference")
         return Remote(self, ["h", key], self.generation)
 
-    def kill(self):
+    def kill(self, reap=True):
+        """Without ``reap``, the harness does not wait for the process to go: at the end of the run, where the
+        run's own teardown (init's exit, or the kill of the process group) reaps it."""
         if self.fds is not None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
+                if reap:
+                    os.waitpid(self.pid, 0)
             except OSError:
                 pass
             for fd in self.fds:
@@ -376,9 +390,10 @@ def _main(program_path):
     namespace = {}
 
     def load():
-        exports = candidate.ensure(config["preamble"], config["program"])
+        # The trusted half first: the candidate is loading meanwhile.
         for source, name in ((config["preamble"], "<preamble>"), (config["prompt"], "<prompt>")):
             exec(compile(source, name, "exec"), trusted)
+        exports = candidate.ensure(config["preamble"], config["program"])
         namespace.update(_test_namespace(exports, trusted, config["entry_point"], candidate))
 
     outcome, message = bounded(load)
@@ -396,7 +411,7 @@ def _main(program_path):
             if outcome != "pass" and config["stop_on_first_failure"]:
                 break
     report("end", "done")
-    candidate.kill()
+    candidate.kill(reap=False)
     os._exit(0)
 
 

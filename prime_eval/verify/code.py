@@ -38,6 +38,7 @@ from .code_tests import (
     CodeTests,
     Report,
     TestOutcome,
+    candidate_sources,
     harness_config,
     outputs_match,
     parse_report,
@@ -169,6 +170,7 @@ class CodeVerifier:
         run = sandbox.run(
             HARNESS_PROGRAM,
             sealed=config,
+            stdin=candidate_sources(program, tests),
             limits=self._limits(self.config.timeout_s),
             backend=self.config.backend,
         )

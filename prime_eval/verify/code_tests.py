@@ -149,6 +149,13 @@ def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, s
     return json.dumps(config)
 
 
+def candidate_sources(candidate: str, tests: CodeTests) -> str:
+    """What the harness's first candidate process loads as soon as it is forked, as JSON for the run's stdin: the
+    preamble and the candidate's program, nothing the candidate may not see. The sandbox keeps a run's stdin from
+    every other run as it keeps its sealed payload."""
+    return json.dumps([tests.preamble, candidate])
+
+
 @functools.lru_cache(maxsize=4096)  # once per task, not once per sampled response
 def trusted_prompt(prompt: str, entry_point: str) -> str:
     """The prompt as the harness runs it in the tests' namespace: without its stub of the entry point, which the
