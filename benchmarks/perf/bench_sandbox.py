@@ -12,8 +12,9 @@ prime rows:
   sandbox.run_many  the same check program (prompt + solution + test + check call) in the local sandbox;
                     pass = exit status 0, like the anchor.
   CodeVerifier      the full verifier through verify_batch (which runs code checks on threads of this process):
-                    extraction, then in one sandbox run, the check sent as its sealed payload, the tests in a
-                    trusted process calling the candidate, in a process of its own, over a plain-data wire.
+                    extraction, then in one sandbox run, the check sent as its sealed payload (the candidate's
+                    program also on stdin, for the candidate to load), the tests in a trusted process calling the
+                    candidate, in a process of its own, over a plain-data wire; the harness is preloaded in the box.
 
     python benchmarks/perf/bench_sandbox.py [--data ../shared/benchmarks] [--rounds 3] [--workers N]
 """
