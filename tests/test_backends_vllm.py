@@ -89,7 +89,6 @@ def test_engine_gets_the_settings_and_describe_reports_them(fake_vllm):
     info = backend.describe()
     assert info["vllm"] == "0.0.fake" and info["tensor_parallel_size"] == 2 and info["model"] == "m"
     assert info["engine"]["max_model_len"] == 4096 and info["engine"]["dtype"] == "float32"
-    assert info["prompts_truncated"] == 0
 
 
 def test_sampling_params_per_sample(fake_vllm):
@@ -147,20 +146,19 @@ def test_completions_are_reported_after_each_chunk(fake_vllm):
     assert kinds == ["generate", "saved", "saved", "generate", "saved", "saved", "generate", "saved"]
 
 
-def test_long_prompts_keep_their_last_tokens_and_are_counted(fake_vllm):
+def test_prompts_near_the_context_get_less_room_and_full_ones_none(fake_vllm):
     backend = get_backend("vllm", model="m", max_model_len=20)
-    long, short = "0123456789" * 3, "abc"
-    backend.generate(
-        [Request("long", long, (0,)), Request("short", short, (0,))], SamplingConfig(max_tokens=8), lambda r, c: 0
-    )
-    prompts, _ = FakeLLM.instances[-1].calls[0]
-    # 20 positions, 8 kept for the response: the long prompt keeps its last 12 tokens, the short one all of its own
-    assert prompts[0] == {"prompt_token_ids": [ord(c) for c in long[-12:]]}
-    assert prompts[1] == {"prompt_token_ids": [1] + [ord(c) for c in short]}
-    assert backend.describe()["prompts_truncated"] == 1
-
-
-def test_max_tokens_filling_the_context_is_an_error(fake_vllm):
-    backend = get_backend("vllm", model="m", max_model_len=20)
-    with pytest.raises(BackendError, match="max_tokens .20. leaves no room"):
-        backend.generate([Request("p", "x", (0,))], SamplingConfig(max_tokens=20), lambda r, c: 0)
+    assert backend.context_length() == 20
+    out = {}
+    requests = [
+        Request("full", "0123456789" * 2, (0, 1)),
+        Request("near", "0123456789ab", (0,)),
+        Request("short", "abc", (0,)),
+    ]
+    backend.generate(requests, SamplingConfig(max_tokens=10), lambda r, c: out.__setitem__((r.key, c.sample), c))
+    prompts, params = FakeLLM.instances[-1].calls[0]
+    # 21 tokens (BOS + 20) fill the context: an empty truncated response for each sample, nothing sent to vLLM;
+    # 13 tokens leave 7 of the 10 asked for; 4 leave all 10. Prompts are never cut.
+    assert [p["prompt_token_ids"][1:] for p in prompts] == [[ord(c) for c in "0123456789ab"], [ord(c) for c in "abc"]]
+    assert [p.max_tokens for p in params] == [7, 10]
+    assert [(c.text, c.finish_reason, c.tokens) for k, c in out.items() if k[0] == "full"] == [("", "length", 0)] * 2

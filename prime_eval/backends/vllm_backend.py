@@ -6,16 +6,15 @@ Each (request, sample) is its own prompt with ``SamplingParams(n=1, seed=samplin
 generator per request, so sample j is reproducible and a resumed run can ask for only the missing indices.
 
 Prompts are tokenized here, by the function the HF backend uses, so both backends feed the model the same ids.
-Long prompts: a prompt must leave ``max_tokens`` of the engine's context (``max_model_len``) for the response, so
-one longer than ``max_model_len - max_tokens`` tokens keeps its last that many tokens (the end of the question and
-the assistant header, as vLLM's own ``truncate_prompt_tokens`` and lm-eval keep them; vLLM would otherwise reject
-the whole batch). How many were cut is in ``describe()["prompts_truncated"]``, hence in results.json.
+Long prompts follow the harness's context rule, as the HF backend does: generation stops at the engine's context
+(``max_model_len``; the runner already caps ``max_tokens`` at it), so a prompt leaving less than ``max_tokens`` of
+it gets that much less room, and a prompt filling it gets an empty truncated response ("length", 0 tokens) without
+reaching vLLM, which would otherwise reject the whole batch. Prompts are never cut.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,7 +88,6 @@ class VLLMBackend:
             # The CPU build's KV cache size in GiB; its default (a share of RAM) changes start-up time, not results.
             "cpu_kvcache_space_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE"),
         }
-        self.prompts_truncated = 0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,37 +95,42 @@ class VLLMBackend:
             "model": self.model,
             **self.settings,
             "engine": self.engine,
-            "prompts_truncated": self.prompts_truncated,
             "vllm": self.vllm_version,
         }
 
-    def sampling_params(self, sampling: SamplingConfig, sample: int) -> Any:
-        """The ``SamplingParams`` of sample ``sample``: its own seed, nothing left to vLLM's or the model's defaults."""
+    def context_length(self) -> int:
+        """Prompt and generation together: the engine's ``max_model_len``."""
+        return self.max_model_len
+
+    def sampling_params(self, sampling: SamplingConfig, sample: int, prompt_tokens: int = 0) -> Any:
+        """The ``SamplingParams`` of sample ``sample``: its own seed, nothing left to vLLM's or the model's defaults,
+        at most the context's room after a prompt of ``prompt_tokens``."""
         return _vllm().SamplingParams(
             n=1,
             seed=sampling.seed + sample,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
+            max_tokens=min(sampling.max_tokens, self.max_model_len - prompt_tokens),
             stop=list(sampling.stop) or None,
         )
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
-        room = self.max_model_len - sampling.max_tokens
-        if room < 1:
-            raise BackendError(
-                f"max_tokens ({sampling.max_tokens}) leaves no room for a prompt in the engine's context "
-                f"(max_model_len {self.max_model_len}); lower max_tokens or raise max_model_len"
-            )
         jobs: list[_Job] = []
         for request in requests:
             groups = sample_groups(request, sampling)
-            if groups:
-                prompt = {"prompt_token_ids": self._prompt_ids(request, room)}
-                jobs.extend(_Job(request, g, prompt) for g in groups)
+            if not groups:
+                continue
+            ids = self._encode(request)
+            if len(ids) >= self.max_model_len:  # no room for a single token
+                for j in (j for g in groups for j in g):
+                    on_completion(request, Completion(j, "", "length", 0, 0.0))
+                continue
+            jobs.extend(_Job(request, g, {"prompt_token_ids": ids}) for g in groups)
         for start in range(0, len(jobs), self.chunk_size):
             chunk = jobs[start : start + self.chunk_size]
-            params = [self.sampling_params(sampling, job.samples[0]) for job in chunk]
+            params = [
+                self.sampling_params(sampling, job.samples[0], len(job.prompt["prompt_token_ids"])) for job in chunk
+            ]
             t0 = time.perf_counter()
             outputs = self.llm.generate([job.prompt for job in chunk], params, use_tqdm=False)
             seconds = time.perf_counter() - t0
@@ -140,17 +143,8 @@ class VLLMBackend:
     def close(self) -> None:
         self.llm = None  # frees the engine once nothing else holds it
 
-    def _prompt_ids(self, request: Request, room: int) -> list[int]:
+    def _encode(self, request: Request) -> list[int]:
         try:
-            ids = prompt_token_ids(self.tokenizer, request.prompt)
+            return prompt_token_ids(self.tokenizer, request.prompt)
         except ValueError as exc:
             raise BackendError(f"{self.model!r}, prompt of {request.key!r}: {exc}") from None
-        if len(ids) <= room:
-            return ids
-        self.prompts_truncated += 1
-        print(
-            f"prime-eval: vllm: prompt of {request.key!r} has {len(ids)} tokens; kept its last {room} "
-            f"(max_model_len {self.max_model_len} - max_tokens)",
-            file=sys.stderr,
-        )
-        return ids[-room:]
