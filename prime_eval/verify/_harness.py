@@ -33,6 +33,7 @@ if __package__:  # imported by tests; in the box _wire.py's text comes first in 
     from ._wire import WireError, decode, encode, read_frame, write_frame
 
 PR_SET_DUMPABLE = 4
+_prctl = ctypes.CDLL(None).prctl  # looked up once: in a box that preloads this module, once per box
 SEALED_FD = 3  # where the sandbox puts a run's sealed payload: this check's config (``code_tests.harness_config``)
 _MAIN_CALL = "_main(__file__)"  # how HARNESS_PROGRAM ends; a fresh candidate interpreter runs the text before it
 MESSAGE_CHARS = 300
@@ -163,17 +164,19 @@ class Candidate:
     stdin (``code_tests.candidate_sources``: the preamble and the candidate's program, nothing else), while the
     harness reads the tests: one round trip fewer, and the two loads overlap. Later processes cannot be forked from
     the harness, which then holds the tests: each is a fresh interpreter (fork, then exec at once) running this
-    program's code, ``server_source``, and is asked to load the program. That costs an interpreter start, paid only
-    after a timeout or a crash."""
+    program's code (the run's program file up to its last line, read only then: a candidate that rewrote the file
+    chose the code of a process that is a candidate all the same), and is asked to load the program. That costs an
+    interpreter start, paid only after a timeout or a crash."""
 
-    def __init__(self, server_source):
-        self.server_source = server_source
+    def __init__(self, program_path):
+        self.program_path = program_path
         self.pid = self.fds = None
         self.generation = 0
         self.sources = None
         self._start(fresh_interpreter=False)
 
     def _start(self, fresh_interpreter):
+        server_source = self._server_source() if fresh_interpreter else None
         to_child, from_child = os.pipe(), os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -184,7 +187,7 @@ class Candidate:
                         os.dup2(fd, target)
                         os.set_inheritable(target, True)  # dup2 onto itself would keep close-on-exec
                     _close_all_but({3, 4})
-                    os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", "-c", self.server_source])
+                    os.execv(sys.executable, [sys.executable, "-I", "-S", "-B", "-c", server_source])
                 sources = __import__("json").loads(_read_all(0))
                 _close_all_but(set(ends))
                 _serve(*ends, sources)
@@ -194,6 +197,14 @@ class Candidate:
         os.close(from_child[1])
         self.pid, self.fds = pid, (to_child[1], from_child[0])
         self.generation += 1
+
+    def _server_source(self):
+        fd = os.open(self.program_path, os.O_RDONLY)
+        try:
+            text = _read_all(fd).decode()
+        finally:
+            os.close(fd)
+        return text[: text.rindex(_MAIN_CALL)] + "_serve(3, 4)\n"
 
     def ensure(self, preamble=None, program=None):
         """The program (remembered for later processes) loaded into a live candidate; the names it defines (see
@@ -348,20 +359,17 @@ def _read_all(fd):
     """A descriptor's bytes to its end, without the io stack: each page of the interpreter this run touches is
     copied."""
     chunks = []
-    while chunk := os.read(fd, 1 << 20):
+    while chunk := os.read(fd, 1 << 16):  # a bigger buffer is a fresh mapping, each page of it a fault
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _main(program_path):
     json = __import__("json")
-    main_fd = os.open(program_path, os.O_RDONLY)
-    program_text = _read_all(main_fd).decode()
-    os.close(main_fd)
     # First, before the tests are read: the candidate process is a copy of one that never held them (the sandbox
     # keeps a run's sealed payload out of every process the run is forked from).
-    candidate = Candidate(program_text[: program_text.rindex(_MAIN_CALL)] + "_serve(3, 4)\n")
-    if ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+    candidate = Candidate(program_path)
+    if _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE) failed")
     config = json.loads(_read_all(SEALED_FD))
     os.close(SEALED_FD)
