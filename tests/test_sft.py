@@ -108,7 +108,7 @@ def test_user_errors_are_messages(tmp_path, capsys, arith_model):
 def test_answer_only_fraction_replaces_worked_steps_by_the_boxed_gold():
     from prime_train.sft import _problems, answer_only_rows
 
-    worked, _, _ = _problems(SFTConfig(model="m", output="o", examples=200))
+    worked, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.0))
     mixed, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.25))
     rows = train_problems(200)
     chosen = answer_only_rows(200, 0.25, seed=0)
