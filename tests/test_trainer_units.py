@@ -250,11 +250,14 @@ def test_demo_summary_reads_first_and_last_scores_and_the_prm_tail(tmp_path):
     (run / "eval.jsonl").write_text(  # written as evaluations finish: not in step order
         "".join(json.dumps(r) + "\n" for r in [{"step": 10, "arith/avg": 0.5}, {"step": 0, "arith/avg": 0.25}])
     )
-    rows = [{"step": s, "time/step": 2.0, "time/step_cpu": 1.0, "prm/pairwise_acc": 0.5 + 0.05 * s} for s in range(8)]
+    rows = [{"step": s, "time/step": 2.0, "time/step_cpu": 1.0, "prm/pairwise_acc": 0.5 + 0.05 * s,
+             "rollout/accuracy": 0.1 * s} for s in range(8)]  # fmt: skip
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = summarize({"PRIME": run})["PRIME"]
     assert (summary["first_step"], summary["first"], summary["last_step"], summary["last"]) == (0, 0.25, 10, 0.5)
     assert summary["prm_pairwise_acc_last_quarter"] == pytest.approx((0.8 + 0.85) / 2)  # steps 6 and 7 of 8
+    # The training reward curve as two numbers: steps 0-1 against steps 6-7.
+    assert (summary["reward_first_quarter"], summary["reward_last_quarter"]) == pytest.approx((0.05, 0.65))
     assert (summary["wall_s"], summary["cpu_s"]) == (16.0, 8.0)
 
 
