@@ -15,7 +15,7 @@ The candidate never shares an interpreter with the tests. The harness calls it a
 with plain data and gets plain data back; anything else the candidate returns stays there, and the tests see a
 ``Remote`` proxy that can be called, iterated and asked for attributes, but refuses ``==``, ordering, hashing and
 arithmetic: no candidate object is ever compared by its own methods. The harness makes itself non-dumpable before
-it reads the tests, so another process of the same user cannot open its memory or descriptors under /proc, nor
+it forks the candidate, so another process of the same user cannot open its memory or descriptors under /proc, nor
 ptrace it; the candidate holds neither the report descriptor nor the tests.
 
 A call that overruns the per-test limit, a candidate that dies or sends a malformed message, fails that test and
@@ -366,11 +366,14 @@ def _read_all(fd):
 
 def _main(program_path):
     json = __import__("json")
-    # First, before the tests are read: the candidate process is a copy of one that never held them (the sandbox
-    # keeps a run's sealed payload out of every process the run is forked from).
-    candidate = Candidate(program_path)
+    # Before the candidate exists, since it runs its code as soon as it is forked: from then on no process of the
+    # box's uid may open this one's descriptors (fd 3) or memory under /proc. (The box has already done so for a
+    # run with a sealed payload; this does not depend on it.)
     if _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE) failed")
+    # Then, before the tests are read: the candidate process is a copy of one that never held them (the sandbox
+    # keeps a run's sealed payload out of every process the run is forked from).
+    candidate = Candidate(program_path)
     config = json.loads(_read_all(SEALED_FD))
     os.close(SEALED_FD)
 
