@@ -206,6 +206,27 @@ def test_environment_is_scrubbed(box, monkeypatch):
         fresh.close()
 
 
+@pytest.mark.parametrize("level", ["namespaces", "bwrap", "rlimits"])
+def test_home_and_tmpdir_are_the_runs_own_work_dir_at_every_level(level):
+    # The runner sets them once where every run's work dir is the same; elsewhere each run must set its own.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sandbox.local.SandboxWeakWarning)
+        backend = LocalBackend(workers=1, isolation=level)
+        try:
+            assert backend.isolation == level
+        except RuntimeError:
+            pytest.skip(f"isolation {level} is not available here")
+    try:
+        show = "import os; print(os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd(), os.getcwd())"
+        first, second = backend.run(show).stdout.split(), backend.run(show).stdout.split()
+        assert first[0] == second[0] == "True", (first, second)
+        assert (first[1] == second[1]) == (level == "namespaces")  # elsewhere a fresh directory per run
+    finally:
+        backend.close()
+
+
 def test_no_network_even_to_loopback(box):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
