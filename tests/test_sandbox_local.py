@@ -7,13 +7,14 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
 
 import sandbox
 from sandbox import ExecStatus, Job, Limits
-from sandbox.local import LocalBackend
+from sandbox.local import LocalBackend, SandboxWeakWarning
 
 TIGHT = Limits(wall_time_s=2, cpu_time_s=2, memory_mb=256)
 
@@ -206,25 +207,26 @@ def test_environment_is_scrubbed(box, monkeypatch):
         fresh.close()
 
 
-@pytest.mark.parametrize("level", ["namespaces", "bwrap", "rlimits"])
-def test_home_and_tmpdir_are_the_runs_own_work_dir_at_every_level(level):
-    # The runner sets them once where every run's work dir is the same; elsewhere each run must set its own.
-    import warnings
-
+@pytest.fixture(params=["namespaces", "bwrap", "rlimits"])
+def any_level(request):
+    """A one-worker backend at each isolation level (one this host lacks is skipped)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sandbox.local.SandboxWeakWarning)
-        backend = LocalBackend(workers=1, isolation=level)
+        warnings.simplefilter("ignore", SandboxWeakWarning)
+        backend = LocalBackend(workers=1, isolation=request.param)
         try:
-            assert backend.isolation == level
+            assert backend.isolation == request.param
         except RuntimeError:
-            pytest.skip(f"isolation {level} is not available here")
-    try:
-        show = "import os; print(os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd(), os.getcwd())"
-        first, second = backend.run(show).stdout.split(), backend.run(show).stdout.split()
-        assert first[0] == second[0] == "True", (first, second)
-        assert (first[1] == second[1]) == (level == "namespaces")  # elsewhere a fresh directory per run
-    finally:
-        backend.close()
+            pytest.skip(f"isolation {request.param} is not available here")
+    yield backend
+    backend.close()
+
+
+def test_home_and_tmpdir_are_the_runs_own_work_dir_at_every_level(any_level):
+    # The runner sets them once where every run's work dir is the same; elsewhere each run must set its own.
+    show = "import os; print(os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd(), os.getcwd())"
+    first, second = any_level.run(show).stdout.split(), any_level.run(show).stdout.split()
+    assert first[0] == second[0] == "True", (first, second)
+    assert (first[1] == second[1]) == (any_level.isolation == "namespaces")  # elsewhere a fresh dir per run
 
 
 def test_no_network_even_to_loopback(box):

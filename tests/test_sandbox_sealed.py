@@ -7,15 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-import warnings
-
-import pytest
 
 import sandbox
 from sandbox import Limits
-from sandbox.local import LocalBackend, SandboxWeakWarning
 from tests._memory_scan import SCAN_FUNCTION
-from tests.test_sandbox_local import box  # noqa: F401 -- sequential runs of its backend share one box
+from tests.test_sandbox_local import any_level, box  # noqa: F401 -- sequential runs of its backend share one box
 
 # What the program got on fd 3 and on stdin, as digests: the report carries text, the payloads are bytes.
 ECHO = (
@@ -24,23 +20,12 @@ ECHO = (
 )
 
 
-@pytest.mark.parametrize("level", ["namespaces", "bwrap", "rlimits"])
-def test_the_sealed_payload_is_on_fd_3_byte_for_byte_at_every_level(level):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SandboxWeakWarning)
-        backend = LocalBackend(workers=1, isolation=level)
-        try:
-            assert backend.isolation == level
-        except RuntimeError:
-            pytest.skip(f"isolation {level} is not available here")
-    try:
-        # Bigger than a pipe's buffer, and not UTF-8: it is moved as bytes, in pieces.
-        sealed = bytes(range(256)) * 1024 + b"\xff end"
-        run = backend.run(ECHO, sealed=sealed, stdin=b"\x00in\xff")
-        assert run.ok, run.stderr
-        assert run.stdout.split() == [hashlib.sha256(sealed).hexdigest(), hashlib.sha256(b"\x00in\xff").hexdigest()]
-    finally:
-        backend.close()
+def test_the_sealed_payload_is_on_fd_3_byte_for_byte_at_every_level(any_level):  # noqa: F811
+    # Bigger than a pipe's buffer, and not UTF-8: it is moved as bytes, in pieces.
+    sealed = bytes(range(256)) * 1024 + b"\xff end"
+    run = any_level.run(ECHO, sealed=sealed, stdin=b"\x00in\xff")
+    assert run.ok, run.stderr
+    assert run.stdout.split() == [hashlib.sha256(sealed).hexdigest(), hashlib.sha256(b"\x00in\xff").hexdigest()]
 
 
 def test_without_a_sealed_payload_fd_3_is_closed_and_files_arrive_whole(box):  # noqa: F811
