@@ -28,11 +28,12 @@ class PolicyWeightReceiver:
         from safetensors.torch import load_file
 
         weights = load_file(path)
-        reload = getattr(self, "reload_weights", None)
+        # The worker's reload_weights passes its arguments on to the model runner's, whose signature tells.
+        reload = getattr(self.model_runner, "reload_weights", None)
         if reload is not None and "weights_iterator" in inspect.signature(reload).parameters:
             # vLLM's in-place reload: it re-runs each reloaded layer's post-load processing (the CPU build repacks
             # linear weights for its GEMM kernels; a plain load_weights would write into emptied parameters).
-            reload(weights_iterator=iter(weights.items()))
+            self.reload_weights(weights_iterator=iter(weights.items()))
             _reprocess_tied_layers(self.model_runner.get_model(), set(weights))
         else:  # vLLM before the in-place reload API: weights are used as loaded (its GPU path)
             self.model_runner.model.load_weights(weights=weights.items())
