@@ -271,3 +271,17 @@ def test_a_program_too_long_to_parse_cheaply_is_not_run():
     assert time.monotonic() - start < 1.0  # neither is parsed on the host nor run
     assert fenced_verdict.status is Status.WRONG and "not run" in fenced_verdict.details["reason"]
     assert bare_verdict.status is Status.NO_ANSWER
+
+
+def test_the_program_that_ran_and_every_setting_are_recorded():
+    """What ran is kept per sample (the answer key is only its hash), and describe() carries every setting that shapes
+    a verdict, for results.json and bon.json."""
+    prompt = 'def add(a, b):\n    """The sum."""\n'
+    tests = CodeTests(prompt=prompt, entry_point="add", tests=("assert add(1, 2) == 3",))
+    verifier = CodeVerifier(CodeConfig(timeout_s=5.0, memory_mb=512))
+    verdict = verifier.verify("```python\n    return a + b\n```", tests)
+    assert verdict.correct and verdict.details["program"] == prompt + "    return a + b\n"
+    described = verifier.describe()
+    assert described["name"] == "code" and len(described["harness"]) == 16
+    assert described["config"]["timeout_s"] == 5.0 and described["config"]["memory_mb"] == 512
+    assert described["config"]["backend"] == "local" and "test_timeout_s" in described["config"]

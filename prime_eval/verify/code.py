@@ -26,7 +26,7 @@ import hashlib
 import re
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from .base import Status, Verdict
@@ -117,6 +117,15 @@ class CodeVerifier:
     # Each check runs in a sandbox run that bounds and kills it: verify_batch runs them from the calling process.
     checks_run_elsewhere: ClassVar[bool] = True
 
+    def describe(self) -> dict[str, Any]:
+        """Every setting that shapes a verdict, for results.json and bon.json; ``harness`` fingerprints the trusted
+        test harness that ran the checks."""
+        return {
+            "name": self.name,
+            "config": asdict(self.config),
+            "harness": hashlib.sha256(HARNESS_PROGRAM.encode()).hexdigest()[:16],
+        }
+
     def verify(self, response: str, reference: Any, **meta: Any) -> Verdict:
         tests = CodeTests.from_value(reference)
         code = extract_program(response, self.config.language)
@@ -135,7 +144,7 @@ class CodeVerifier:
             report, sandbox = self._run_stdio(program, tests)
         else:
             report, sandbox = self._run_functional(program, tests)
-        return _verdict(report, sandbox, key, weak)
+        return _verdict(report, sandbox, key, weak, program)
 
     def _weak_isolation(self) -> str:
         """Why this backend cannot keep the tests from a candidate, or "" where it can."""
@@ -227,10 +236,11 @@ def _sandbox_details(run: Any) -> dict[str, Any]:
     }
 
 
-def _verdict(report: Report, sandbox: dict[str, Any], key: str, warning: str) -> Verdict:
+def _verdict(report: Report, sandbox: dict[str, Any], key: str, warning: str, program: str) -> Verdict:
     total = len(report.tests)
     passed = sum(t.passed for t in report.tests)
     details = {
+        "program": program,  # what ran (the response's program joined to the task's prompt); ``answer`` is its hash
         "passed": passed,
         "total": total,
         "tests": [{"outcome": t.outcome, "message": t.message} for t in report.tests],
