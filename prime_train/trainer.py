@@ -129,6 +129,8 @@ class PrimeTrainer:
                 )
         if resume:
             self._resume()
+            # The engine was built from model.policy, before the checkpoint's weights were loaded into the policy.
+            self.rollout.sync(self.engines["policy"].module)
         self.verify = BackgroundVerifier(self.verifier, cfg.rollout)
 
     # -- setup -------------------------------------------------------------------------------------------------

@@ -182,11 +182,6 @@ def test_trainer_vllm_rollouts_follow_every_update(trained):
             )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prime_train/trainer.py builds the vLLM engine from model.policy and loads the checkpoint after it, "
-    "with no rollout.sync: a resumed run samples from the initial weights (issue 17 note)",
-)
 def test_resumed_run_samples_from_the_checkpoint(trained, model64):
     run, _, _ = trained
     resumed = _trainer(run, model64, resume=True)
