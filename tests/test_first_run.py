@@ -34,7 +34,7 @@ def test_resume_names_the_changed_key_and_both_values(tmp_path, tiny_model, caps
     assert train_main(argv) == 2
     err = capsys.readouterr().err
     # max_steps may change on a resume; lr may not, and the message says which key and what it was
-    assert "policy.lr: 0.0001 -> 0.0002" in err and "max_steps" not in err
+    assert f"policy.lr: {saved.policy.lr} -> 0.0002" in err and "max_steps" not in err
     assert len(err.strip().splitlines()) == 1
 
 
