@@ -3,12 +3,12 @@ when a project is named. Only the main process logs."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from prime_eval.jsonl import Appender, read_repairing
+from prime_eval.output_files import json_line, write_atomic
 
 
 class MetricsLog:
@@ -35,9 +35,7 @@ class MetricsLog:
         """On resume: drop the lines of steps after the checkpoint, which the resumed run does again."""
         if self.path.is_file():
             rows = [r for r in read_repairing(self.path) if r.get("step", 0) <= step]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            tmp.replace(self.path)
+            write_atomic(self.path, "".join(json_line(r) for r in rows))
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         if self._appender is None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
+from ..output_files import OutputError, json_document, write_atomic
 from .runs import ReportError
 
 
@@ -29,12 +28,6 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a report
-
-
 def write_report(report, out: Path) -> dict[str, Path]:
     from .build import report_dict
     from .render_html import render_html
@@ -45,11 +38,14 @@ def write_report(report, out: Path) -> dict[str, Path]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = {"md": out / "report.md", "json": out / "report.json", "html": out / "report.html"}
-        _write(paths["md"], render_markdown(report))
-        _write(paths["json"], json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str) + "\n")
-        _write(paths["html"], render_html(report))
+        # Each file whole or not at all: a reader never sees half a report, a full disk leaves no .tmp.
+        write_atomic(paths["md"], render_markdown(report))
+        write_atomic(paths["json"], json_document(report_dict(report)))
+        write_atomic(paths["html"], render_html(report))
     except OSError as exc:
         raise ReportError(f"--output {out}: cannot write ({exc.strerror or exc})") from None
+    except OutputError as exc:  # names the file and the reason
+        raise ReportError(str(exc)) from None
     return paths
 
 
