@@ -8,9 +8,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from prime_common.errors import UserError
 
-class OutputError(RuntimeError):
+
+class OutputError(UserError, RuntimeError):
     """An output that cannot be written; the message names the path and the reason, for the user."""
+
+    exit_status = 1  # busy, unwritable or full: an environment fault, and a rerun resumes
 
 
 def os_error(path: Path, exc: OSError) -> OutputError:

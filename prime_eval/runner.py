@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks.loading import LoadedBenchmark, load_benchmark
 from benchmarks.registry import parse_benchmark_list
+from prime_common.errors import UserError
 
 from .backends.base import Backend, Completion, Request, SamplingConfig, accepts_token_progress, context_length
 from .jsonl import Appender, read_repairing
@@ -39,8 +40,10 @@ VERIFY_CHUNK = 256
 STALL_WARNING_S = 600.0
 
 
-class RunError(RuntimeError):
+class RunError(UserError, RuntimeError):
     """The run cannot go on (settings differ from the run in the output folder, samples failed): for the user."""
+
+    exit_status = 1  # the output folder's state, not the settings as given: another --output or a rerun helps
 
 
 def _check_config(out: Path, config: RunConfig) -> None:

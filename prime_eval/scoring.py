@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prime_common.errors import UserError
+
 from .console import pct
 from .fields import did_you_mean
 from .jsonl import Appender, input_lines, read_repairing
@@ -29,7 +31,7 @@ CHUNK_ROWS = 512
 MAX_REPORTED_ERRORS = 10
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """A problem with the user's input files, reported without a traceback."""
 
 

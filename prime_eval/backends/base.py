@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from prime_common.errors import UserError
+
 # A prompt is either chat messages ({"role": ..., "content": ...}), rendered by the model's chat template, or a
 # plain string sent as is ("plain" prompt mode).
 Prompt = list[dict[str, str]] | str
@@ -60,7 +62,7 @@ OnCompletion = Callable[[Request, Completion], None]
 OnTokens = Callable[[int], None]
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError, RuntimeError):
     """A backend cannot work (missing package, server down, bad model): a message for the user, no traceback."""
 
 

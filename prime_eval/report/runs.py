@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from prime_common.errors import UserError
+
 RunKind = Literal["harness", "training", "lm-eval"]
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """A problem with the user's input (a missing folder, an unreadable file, an unknown name): one line."""
 
 
