@@ -1,7 +1,7 @@
-"""PRIME's algorithm as pure tensor functions (see docs/prime-algorithm.md, cited below as "doc §N").
+"""PRIME's algorithm as pure tensor functions (docs/algorithm.md; "§" below cites its sections).
 
 Conventions: per-token tensors are ``[batch, tokens]`` with a 0/1 (or bool) response ``mask``; the K = ``group_size``
-responses of one prompt are contiguous rows (doc §3.1). Per-response tensors (scores, labels) are ``[batch]``.
+responses of one prompt are contiguous rows (§notation). Per-response tensors (scores, labels) are ``[batch]``.
 Rows whose mask is all zeros (empty responses) are allowed everywhere and never produce NaN; each function says
 what they contribute.
 """
@@ -56,7 +56,7 @@ def _check_groups(batch: int, group_size: int) -> int:
 
 
 def _reverse_discounted_sum(x: torch.Tensor, gamma: float) -> torch.Tensor:
-    # Discount by position distance over the whole row, as the reference loop does (doc §3.3); with right-padded
+    # Discount by position distance over the whole row, as the reference loop does (§returns); with right-padded
     # masks the padding holds zeros and changes nothing.
     if gamma == 1.0:
         return x.flip(-1).cumsum(-1).flip(-1)
@@ -78,7 +78,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
 
 def masked_moments(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``[count, sum, sum of squares]`` of the valid values, in float64: what data-parallel processes all-reduce so
-    that whitening uses the statistics of the whole batch, as the reference's driver does (doc §3.4)."""
+    that whitening uses the statistics of the whole batch, as the reference's driver does (§returns)."""
     valid = mask != 0
     v = torch.where(valid, values, torch.zeros_like(values)).to(torch.float64)
     return torch.stack([valid.sum().to(torch.float64), v.sum(), (v * v).sum()])
@@ -96,13 +96,13 @@ def whiten_with_moments(values: torch.Tensor, mask: torch.Tensor, moments: torch
 
 def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """``(x - mu) / sqrt(var + eps)`` with mean and *unbiased* variance over valid positions (veRL's
-    ``masked_whiten``, doc §3.4). Invalid positions are 0 (veRL leaves them shifted; they are never used). With
+    ``masked_whiten``, §returns). Invalid positions are 0 (veRL leaves them shifted; they are never used). With
     fewer than two valid values the variance is taken as 0, so the single value (or nothing) becomes 0."""
     return whiten_with_moments(values, mask, masked_moments(values, mask), eps)
 
 
 def normalize_process_rewards(q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``prime_norm=batch_norm`` (doc §1): ``q / (max_{j,s} |sum_{u>=s} q_{j,u}| + 1e-6)`` over the whole batch.
+    """``prime_norm=batch_norm`` (§implicit-reward): ``q / (max_{j,s} |sum_{u>=s} q_{j,u}| + 1e-6)`` over the batch.
 
     The reference takes the max per data-parallel shard; this takes it over the tensor given, so call it per
     shard for bit-exact parity. Invalid positions are 0 and do not enter the max.
@@ -114,7 +114,7 @@ def normalize_process_rewards(q: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 
 def prm_ce_loss(q: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, beta: float = 0.05) -> torch.Tensor:
-    """PRM cross-entropy loss (doc §2, ``compute_ce_dpo_loss_rm``): mean over rows of
+    """PRM cross-entropy loss (§prm-loss, ``compute_ce_dpo_loss_rm``): mean over rows of
     ``BCE(sigmoid(beta * sum_t q), label)``. Labels may be fractional (code pass rates: soft-label BCE).
 
     Computed from logits (same value, no saturation at large |beta*sum q|). An empty row has logit 0.
@@ -128,7 +128,7 @@ def prm_ce_loss(q: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, beta:
 def prm_dpo_loss(
     q: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, group_size: int, beta: float = 0.05
 ) -> torch.Tensor:
-    """Detached-DPO PRM loss, the veRL recipe's ``compute_detach_dpo_loss_rm`` with ``bon_mode="none"`` (doc §2).
+    """Detached-DPO PRM loss, the veRL recipe's ``compute_detach_dpo_loss_rm`` with ``bon_mode="none"`` (§prm-loss).
 
     For row i with Q_i = beta * sum_t q_i: other_Q is beta times the mean (detached) sum of q over the group's rows
     with *lower* label if o_i > 0, or *higher* label if o_i = 0 (0 when there is none). The loss is
@@ -150,7 +150,7 @@ def prm_dpo_loss(
 
 
 def prm_pairwise_accuracy(q: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, group_size: int) -> torch.Tensor:
-    """The ``reward_model/dpo_acc`` metric, ``compute_dpo_accuracy`` (doc §2).
+    """The ``reward_model/dpo_acc`` metric, ``compute_dpo_accuracy`` (§prm-loss).
 
     Per group, over pairs i < j: ``(S_i - S_j > 0) == (o_i - o_j > 0)`` weighted by ``|o_i - o_j|`` (S = sum of
     q), normalised by the total weight; a group whose labels are all equal scores 0.5; averaged over groups.
@@ -185,12 +185,12 @@ def rloo_advantages(
     outcome_coef: float = 1.0,
     outcome_gamma: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """RLOO advantages on the two reward sources (doc §3). Returns ``(advantages, returns)``, both detached.
+    """RLOO advantages on the two reward sources (§rloo). Returns ``(advantages, returns)``, both detached.
 
     ``process_rewards`` [batch, tokens] are the (normalised) token rewards r~; ``outcome_scores`` [batch] the
     verifier scores o. With m_j the mean valid-token reward of row j and K = ``group_size``:
 
-    * ``variant="reference"`` (default, ``compute_rloo_returns``, doc §3.2): each valid token becomes
+    * ``variant="reference"`` (default, ``compute_rloo_returns``, §rloo): each valid token becomes
       ``v*K/(K-1) - sum_j m_j/(K-1)`` (j over the whole group, i included). [CODE≠PAPER]
     * ``variant="paper"`` (Eq. 5): each valid token becomes ``v - sum_{j!=i} m_j/(K-1)``.
     * ``variant="sequence"`` (prime's, neither the paper's nor the reference's): tokens keep their reward v, and
@@ -201,13 +201,13 @@ def rloo_advantages(
       reference its samples' token rewards average ``-KL(pi_ref || pi_phi)``, negative once the PRM has moved, so
       every extra token earns a bonus and responses grow to the token cap (issue 16).
 
-    Reference and paper agree on the first-token return when gamma = 1; intermediate tokens differ (doc §3.2).
-    The outcome source is ``o_i - mean_{j!=i} o_j`` on the row's last valid token in every variant (doc §3.1-2).
+    Reference and paper agree on the first-token return when gamma = 1; intermediate tokens differ (§rloo).
+    The outcome source is ``o_i - mean_{j!=i} o_j`` on the row's last valid token in every variant (§rloo).
     Each source is reverse-summed with its discount: process with ``gamma``; outcome with ``outcome_gamma``, which
     defaults to 1 for the paper (Eq. 5 does not discount the outcome) and to ``gamma`` otherwise (the reference's
-    ``verifier_gamma``, doc §3.3). ``returns = process_coef*R_proc + outcome_coef*R_out`` (1:1 by default, doc
-    §3.3), zero on invalid tokens. ``advantages = masked_whiten(returns)`` over all valid tokens of the batch (doc
-    §3.4) or a copy of the returns if ``whiten=False``.
+    ``verifier_gamma``). ``returns = process_coef*R_proc + outcome_coef*R_out`` (1:1 by default), zero on invalid
+    tokens. ``advantages = masked_whiten(returns)`` over all valid tokens of the batch, or a copy of the returns if
+    ``whiten=False`` (all three: §returns).
 
     Empty rows: m_j = 0 (the reference would give NaN) and their o_j still enters the others' baselines (the
     response was sampled and scored); the row itself has zero returns and advantages.
@@ -262,8 +262,8 @@ def ppo_clip_loss(
     mask: torch.Tensor,
     clip_eps: float = 0.2,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO clipped surrogate (doc §4): per token ``max(-A*rho, -A*clip(rho, 1-eps, 1+eps))``, rho =
-    ``exp(logp - old_logp)``; token-mean per sequence, then mean over sequences (doc §4 "Aggregation").
+    """PPO clipped surrogate (§ppo-loss): per token ``max(-A*rho, -A*clip(rho, 1-eps, 1+eps))``, rho =
+    ``exp(logp - old_logp)``; token-mean per sequence, then mean over sequences (§ppo-loss).
 
     ``clip_fraction`` (detached) uses the same aggregation over the indicator "the clipped term is strictly
     larger", the reference's ``pg_clipfrac``: rho > 1+eps with A > 0, or rho < 1-eps with A < 0, i.e. the tokens
@@ -288,7 +288,7 @@ def ppo_clip_loss(
 def accuracy_filter(
     scores: torch.Tensor, group_size: int, low: float = 0.2, high: float = 0.8, tol: float = 1e-6
 ) -> torch.Tensor:
-    """Online prompt filter (doc §5): a bool keep flag per group, set iff ``low <= mean(scores of group) <= high``.
+    """Online prompt filter (§accuracy-filter): per group, True iff ``low <= mean(group's scores) <= high``.
 
     Inclusive as in the reference code (the paper writes strict inequalities; they differ only for fractional
     code scores exactly on a bound). ``tol`` keeps a mean that is mathematically on a bound (e.g. 1/5 = 0.2) from

@@ -1,6 +1,6 @@
 """``TrainConfig``: every setting of a PRIME run, from a recipe YAML with ``--section.key value`` overrides.
 
-Defaults are the reference code's (docs/prime-algorithm.md §9) except where a field says otherwise; a recipe sets
+Defaults are the reference code's (docs/algorithm.md §defaults) except where a field says otherwise; a recipe sets
 what a run changes. Unknown keys are errors with a did-you-mean, never silently ignored: a misspelt ``lr`` would
 otherwise train with the default and look like a result.
 """

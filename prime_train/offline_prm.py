@@ -1,7 +1,7 @@
 """Offline implicit-PRM training (``prime-train prm``): fit pi_phi on (prompt, response, outcome label) rows.
 
 The implicit PRM's outcome reward is ``beta * sum_t q_t`` with ``q_t = log pi_phi(y_t|.) - log pi_ref(y_t|.)``
-(docs/prime-algorithm.md §1), so training on outcome labels alone teaches per-token (process) rewards.
+(docs/algorithm.md §implicit-reward), so training on outcome labels alone teaches per-token (process) rewards.
 
 Objectives:
 
@@ -18,7 +18,7 @@ The reference is frozen (eval mode, no gradients). Prompt and response are frame
 token), so the saved folder loads into ``ImplicitPRM(model=DIR, ref=REF)`` and is scored on the tokens it was
 trained on. Plain PyTorch loop: AdamW (betas 0.9/0.999, no weight decay: PRIME's PRM
 optimizer), gradient clipping, gradient accumulation over micro-batches, data shuffled by seed. fp32 master
-weights; on CUDA the forward runs under bf16 autocast and the reference is held in bf16 (doc §1 "Precision").
+weights; on CUDA the forward runs under bf16 autocast and the reference is held in bf16 (§precision).
 """
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def run_prm_training(settings: PRMTrainSettings, progress: bool = True) -> PRMTr
     started = utc_now()
     torch.manual_seed(settings.seed)
     prm = AutoModelForCausalLM.from_pretrained(settings.model, dtype=getattr(torch, settings.dtype)).to(device)
-    # Frozen, in bf16 on a GPU as PRIME's reference (doc §1 "Precision"), in fp32 on CPU.
+    # Frozen, in bf16 on a GPU as PRIME's reference (§precision), in fp32 on CPU.
     ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     ref = load_model("causal", ref_path, "the reference model", device, ref_dtype)
     result = train(prm, ref, tokenizer, examples, settings, progress=progress, encoded=encoded)

@@ -1,4 +1,4 @@
-"""The policy update: PPO's clipped surrogate over shuffled mini-batches of this step's rollouts (doc §4)."""
+"""The policy update: PPO's clipped surrogate over shuffled mini-batches of rollouts (docs/algorithm.md §ppo-loss)."""
 
 from __future__ import annotations
 

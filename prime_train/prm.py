@@ -1,5 +1,5 @@
 """The implicit PRM's part of a step: token scores q for every rollout and the online cross-entropy (or DPO) update
-from outcome labels, in the order the config names (docs/prime-algorithm.md §2).
+from outcome labels, in the order the config names (docs/algorithm.md §prm-update-order).
 
 ``update="after"`` is the reference run's "single forward": PRM mini-batches in order, each forward giving both
 the (detached) token scores and the loss, then an optimizer step, so mini-batch k is scored by the PRM after k-1
@@ -85,6 +85,6 @@ def prm_step(
         metrics["prm/outcome_acc"] = float(((implied > 0.5).float() == (batch.scores > 0.5).float()).float().mean())
     rewards = implicit_process_rewards(q, None, mask, granularity=cfg.granularity)
     if cfg.norm == "batch_norm":
-        # Per process, as the reference normalises per data-parallel shard (doc §1).
+        # Per process, as the reference normalises per data-parallel shard (§implicit-reward).
         rewards = normalize_process_rewards(rewards, mask)
     return PRMOutput(q, rewards, metrics)

@@ -5,7 +5,7 @@ Data parallelism: every process draws the same prompts, generates and verifies i
 all-gathered so every process sees the same kept set in the same order and trains on its own equal slice (ZeRO
 needs the same number of backward passes on every process). Whitening statistics are all-reduced, so advantages
 are whitened over the global batch as the reference's driver does; PRM batch normalisation stays per process, as
-the reference's per-shard normalisation (docs/prime-algorithm.md §1).
+the reference's per-shard normalisation (docs/algorithm.md §implicit-reward).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class PrimeTrainer:
         return groups
 
     def _collect(self, timer: _Timer, stats: dict[str, float]) -> list[Group] | None:
-        """Filtering rounds until ``prompts_per_step`` groups pass (doc §5); a short batch is filled with the
+        """Filtering rounds until ``prompts_per_step`` groups pass (§accuracy-filter); a short batch is filled with the
         rejected groups closest to the band (as the veRL recipe does) so every step has the same shape. None when
         the data is exhausted."""
         r, world, rank = self.cfg.rollout, self.strategy.world_size, self.strategy.rank

@@ -88,7 +88,7 @@ class BackgroundVerifier:
 
 
 def keeps(group: Group, cfg: RolloutConfig) -> bool:
-    """The filters of doc §5: accuracy band (inclusive, as the reference code) and, if asked, truncation."""
+    """docs/algorithm.md §accuracy-filter: accuracy band (inclusive, as the reference) and, if asked, truncation."""
     if cfg.filter_truncated and any(group.truncated):
         return False
     if cfg.filter_low is None:

@@ -37,7 +37,7 @@ OUTCOME = t([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
 
 
 def loop_rloo(rewards, outcome, mask, k, gamma, variant, outcome_gamma=None, process_coef=1.0, outcome_coef=1.0):
-    """Per-token loops: doc §3.2's `v*K/(K-1) - sum_j m_j/(K-1)` or Eq. 5's `v - mean_{j!=i} m_j`."""
+    """Per-token loops: docs/algorithm.md §rloo's `v*K/(K-1) - sum_j m_j/(K-1)` or Eq. 5's `v - mean_{j!=i} m_j`."""
     r, o, m = rewards.tolist(), outcome.tolist(), mask.tolist()
     if outcome_gamma is None:
         outcome_gamma = gamma if variant == "reference" else 1.0
@@ -211,7 +211,7 @@ def test_sequence_baseline_first_token_return_is_length_blind_leave_one_out():
 def test_code_differs_from_paper_only_inside_the_response():
     _, ref = alg.rloo_advantages(REWARDS, OUTCOME, MASK, group_size=3, whiten=False, variant="reference")
     _, pap = alg.rloo_advantages(REWARDS, OUTCOME, MASK, group_size=3, whiten=False, variant="paper")
-    # The extra term (v - m_i)/(K-1) sums to zero over a response: first-token returns coincide (doc §3.2) ...
+    # The extra term (v - m_i)/(K-1) sums to zero over a response: first-token returns coincide (§rloo) ...
     assert torch.allclose(ref[:, 0], pap[:, 0], atol=1e-12)
     # ... but intermediate tokens differ.
     inner = MASK.clone()

@@ -152,7 +152,7 @@ def test_training_learns_the_outcome_and_leaves_the_reference_alone(tiny_model, 
         result = train(prm, ref, tok, examples, settings, progress=False)
         after = _outcome_scores(prm, ref, tok, examples)
 
-    assert before == [0.0] * len(examples)  # pi_phi == pi_ref: every reward is 0 (doc §1)
+    assert before == [0.0] * len(examples)  # pi_phi == pi_ref: every reward is 0 (docs/algorithm.md §implicit-reward)
     assert _auc(before, labels) == 0.5 and _auc(after, labels) == 1.0
     beta = settings.beta
     ce = [torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([beta * s]), torch.tensor([float(y)]))

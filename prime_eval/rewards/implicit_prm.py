@@ -1,5 +1,5 @@
 """The implicit PRM as a reward model: step rewards for ProcessBench-style evaluation, response scores for
-Best-of-N (docs/reward-models.md; docs/prime-algorithm.md §1, §8).
+Best-of-N (docs/reward-models.md; docs/algorithm.md §implicit-reward, §best-of-n).
 
 A causal LM pi_phi and, optionally, a reference pi_ref (none: the "w/o ref" variant). Over the response's tokens,
 ``r_t = beta * (log pi_phi(y_t|y_<t) - log pi_ref(y_t|y_<t))`` and the implicit Q value is its running sum. The

@@ -1,7 +1,7 @@
 """The implicit PRM's token reward, as pure tensor functions shared by the reward-model bench and the trainer.
 
 ``prime_train.algorithms`` re-exports :func:`implicit_process_rewards` from here, so Best-of-N scoring and PRIME
-training compute the reward with the same code (see docs/prime-algorithm.md §1).
+training compute the reward with the same code (see docs/algorithm.md §implicit-reward).
 
 Log-probabilities are *position aligned*: ``out[:, t] = log p(ids[:, t] | ids[:, :t])`` for t >= 1 and 0 at t = 0,
 so a response mask over input positions selects response tokens directly, with no off-by-one shift at call sites.
@@ -49,11 +49,11 @@ def implicit_process_rewards(
     mask: torch.Tensor,
     granularity: Literal["token", "whole"] = "token",
 ) -> torch.Tensor:
-    """Implicit-PRM token scores ``q = logp_prm - logp_ref`` on valid tokens, 0 elsewhere (doc §1).
+    """Implicit-PRM token scores ``q = logp_prm - logp_ref`` on valid tokens, 0 elsewhere (§implicit-reward).
 
     ``logp_ref=None`` is the "w/o ref" variant (q = logp_prm). No beta is applied: the reference code uses raw q as
-    the reward (doc §1), batch normalisation cancels any scale, and scorers multiply by their own coefficient.
-    ``granularity="whole"`` puts the row's sum of q on its last valid token (doc §1, ``prime_granularity``).
+    the reward, batch normalisation cancels any scale, and scorers multiply by their own coefficient.
+    ``granularity="whole"`` puts the row's sum of q on its last valid token (§implicit-reward, ``prime_granularity``).
     Gradients flow to ``logp_prm`` (the PRM loss is built on q); detach before using q as a reward.
     """
     if mask.dim() != 2:
