@@ -6,28 +6,32 @@ interpreter start is paid once per worker instead of once per run.
 
 Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespace):
 
-    runner: unshare(pid) --fork--> init (pid 1 of a fresh pid namespace); runner: setns back to its own
-    init: unshare(mount, ipc), one fresh tmpfs for the work dir, /tmp and /dev/shm, the rest of the tree
-          read-only, fresh /proc with its kernel settings read-only --fork--> program: drops every capability,
-          then no new privileges and the seccomp filter (built by seccomp.py, passed as --seccomp HEX)
+    runner: unshare(pid) --fork--> run process (pid 1 of a fresh pid namespace); runner: setns back to its own
+    run process: unshare(mount, ipc), one fresh tmpfs for the work dir, /tmp and /dev/shm, the rest of the tree
+          read-only, fresh /proc with its kernel settings read-only; then it becomes the program: drops every
+          capability, then no new privileges and the seccomp filter (built by seccomp.py, passed as --seccomp HEX)
+    runner: watches it (wall time, output cap), kills it, reaps it, reports
 
 What a run reads (stdin, files, the sealed payload) follows the request's JSON header on the control stream as
-raw bytes, and what it writes comes back in a report: the runner moves both with ``splice`` between its control
-pipes and memory files, so they never enter the memory of the runner, which every process of every later run is
-forked from. Only the program text and the limits do. A run's sealed payload is open on fd 3 (``SEALED_FD``) of the
-program, at its start; init closes its own copy as soon as the program is forked. A program that keeps a secret
-from processes it starts (the code harness keeps the tests from the candidate) forks them before reading it.
+raw bytes, and what it writes comes back after the report's header: the runner moves both with ``splice`` between
+its control pipes, the program's output pipes and memory files, so they never enter the memory of the runner, which
+every process of every later run is forked from. Only the program text and the limits do. A run's sealed payload is
+open on fd 3 (``SEALED_FD``) of the program, at its start. A program that keeps a secret from processes it starts
+(the code harness keeps the tests from the candidate) forks them before reading it.
 
-Two forks per run, and each costs in proportion to the runner's memory (page tables copied at the fork, pages
-copied on first write, all of it torn down at exit): that is most of a run's overhead, so the runner starts with
--S (no site hooks) and imports nothing a run does not use.
+One fork per run, and it costs in proportion to the runner's memory (page tables copied at the fork, pages copied on
+first write, all of it torn down at exit): that is most of a run's overhead, so the runner starts with -S (no site
+hooks), imports nothing a run does not use, and does the watchdog's work itself rather than fork an init for it.
 
-When init exits the kernel kills every process left in its pid namespace, and its mount and ipc namespaces (the
-tmpfs and any SysV/POSIX IPC objects with them) go away, so runs see neither each other's files, processes nor
-memory, and nothing a run wrote is charged to the next. Without ``--ns`` (rlimits-only fallback, or a container
-that is itself the isolation) each run gets a fresh temporary directory and its process group is killed at the end.
+The program is pid 1 of its namespace: when it exits the kernel kills every process left there, and its mount and
+ipc namespaces (the tmpfs and any SysV/POSIX IPC objects with them) go away, so runs see neither each other's files,
+processes nor memory, and nothing a run wrote is charged to the next. As pid 1 it ignores signals it sent itself
+for which it has no handler (``os.kill(os.getpid(), SIGKILL)`` does nothing; faults, the CPU limit and the runner's
+kill still end it) and orphans of its children are reparented to it. Without ``--ns`` (rlimits-only fallback, or a
+container that is itself the isolation) each run gets a fresh temporary directory and its process group is killed
+at the end.
 
-This file never runs untrusted code in the runner or in init; only the "program" process does, after it has
+This file never runs untrusted code in the runner; only the program process does, after it has set its run up,
 closed every descriptor it does not need and dropped its privileges. The runner runs trusted code of its backend's
 besides: modules preloaded once per box (``preload``), so that a fixed helper program (the code verifier's test
 harness) does not build its module in every run.
@@ -277,7 +281,7 @@ def _program(req, workdir, stdio, sealed, namespaces, fprog):
             os.dup2(sealed, SEALED_FD)
         os.closerange(3 if sealed is None else SEALED_FD + 1, 1 << 16)
         os.chdir(workdir)
-        # init is non-dumpable, so /proc/self of this copy belongs to root: dumpable again for the write below.
+        # Non-dumpable while it set its run up: /proc/self then belongs to root, so dumpable again for the write.
         _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         # If memory runs out, the program goes first, never the runner. (os-level I/O here and below: every page
         # this process touches before the program starts is copied from the runner's, and the io stack is big.)
@@ -333,51 +337,30 @@ def _exit_code(exc):
     return 1
 
 
-def _init(req, payload, report_fd, namespaces, workroot, fprog):
-    """Set up one run, start the program, watch it, write the report to ``report_fd`` (a memory file the runner
-    relays). Exits 0 when the run ended without a signal or an error of its own, 3 otherwise."""
-    clean = False
+def _run(req, payload, stdio, failed_w, workdir, box):
+    """The forked process of one run: with --ns, pid 1 of the run's fresh pid namespace, which first makes the
+    run's own mount and ipc namespaces and tree, then becomes the program. A failure of that setup is the box's,
+    not the program's: its message goes to ``failed_w`` (closed with every other descriptor once the program
+    starts). Never returns."""
     try:
-        # Other processes of the box's uid (one a program of an earlier run left behind, where runs share a pid
-        # namespace) must not open this process's memory or its descriptors under /proc.
+        # Until the program starts: no other process of the box's uid (one an earlier run left behind, where runs
+        # share a pid namespace) may open this one's memory or descriptors under /proc.
         _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         os.umask(0o077)
-        lim = req["limits"]
-        if namespaces:
+        if box["namespaces"]:
             _check(_unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
-            _fresh_tree(workroot, lim["disk_mb"])
-            workdir = workroot
-        else:
-            import tempfile  # loaded by main() in this mode only
-
-            workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
+            _fresh_tree(workdir, req["limits"]["disk_mb"])
         for rel, fd in payload.files:
             path = _safe_path(workdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             _copy_file(fd, path)
         _write(os.path.join(workdir, "main.py"), req["program"].encode())
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        start = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            _program(req, workdir, (payload.stdin, out_w, err_w), payload.sealed, namespaces, fprog)
-        payload.close()
-        for fd in (out_w, err_w):
-            os.close(fd)
-        result = _watch(pid, out_r, err_r, lim, start)
-        if not namespaces:
-            _kill_group(pid)
-            import shutil
-
-            shutil.rmtree(workdir, ignore_errors=True)
-        clean = result["signal"] is None
     except BaseException as exc:
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    try:
-        write_frame(report_fd, result)
-    finally:
-        os._exit(0 if clean else 3)
+        try:
+            os.write(failed_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
+        finally:
+            os._exit(3)
+    _program(req, workdir, stdio, payload.sealed, box["namespaces"], box["fprog"])
 
 
 def _copy_file(src, path):
@@ -412,60 +395,68 @@ def _kill_group(pid):
         pass
 
 
-def _watch(pid, out_r, err_r, lim, start):
+def _watch(pid, streams, outputs, lim, start):
+    """Watch the program until it exits, overruns its wall time or its output cap (then kill it), moving what it
+    writes on ``streams`` (its stdout and stderr pipes) into ``outputs`` (memory files) inside the kernel. The
+    report header: how it ended, and how many bytes of each output follow it."""
     cap = lim["max_output_bytes"]
-    bufs = {out_r: bytearray(), err_r: bytearray()}
+    moved = dict.fromkeys(streams, 0)
+    sink = dict(zip(streams, outputs))
     # Streams neither at their end nor over their cap. One at its end leaves the select set: it would be "ready"
     # forever, and the loop would spin until the program it belongs to is reaped.
-    reading = {out_r, err_r}
+    reading = set(streams)
     pidfd = os.pidfd_open(pid)
-    deadline = start + lim["wall_time_s"]
-    stopped = None
-    exited = False
-    while not exited and not stopped:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            stopped = "wall_time"
-            break
-        ready, _, _ = select.select([pidfd, *reading], [], [], left)
-        for fd in ready:
-            if fd == pidfd:
-                exited = True
-            elif _pump(fd, bufs[fd], reading, cap):
-                stopped = "output"
-    if stopped:
-        os.kill(pid, signal.SIGKILL)
+    try:
+        deadline = start + lim["wall_time_s"]
+        stopped = None
+        exited = False
+        while not exited and not stopped:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                stopped = "wall_time"
+                break
+            ready, _, _ = select.select([pidfd, *reading], [], [], left)
+            for fd in ready:
+                if fd == pidfd:
+                    exited = True
+                elif _pump(fd, sink[fd], moved, reading, cap, 0):
+                    stopped = "output"
+        if stopped:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     for fd in list(reading):
-        os.set_blocking(fd, False)
         try:
             while fd in reading:
-                _pump(fd, bufs[fd], reading, cap)
+                _pump(fd, sink[fd], moved, reading, cap, os.SPLICE_F_NONBLOCK)
         except BlockingIOError:
             pass  # a process the program left behind still holds the stream open
+    out, err = (moved[fd] for fd in streams)
     return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "stopped": stopped,
-        "stdout": bytes(bufs[out_r][:cap]).decode("latin-1"),
-        "stderr": bytes(bufs[err_r][:cap]).decode("latin-1"),
-        "stdout_truncated": len(bufs[out_r]) > cap,
-        "stderr_truncated": len(bufs[err_r]) > cap,
+        "stdout_bytes": min(out, cap),
+        "stderr_bytes": min(err, cap),
+        "stdout_truncated": out > cap,
+        "stderr_truncated": err > cap,
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_memory_bytes": usage.ru_maxrss * 1024,
     }
 
 
-def _pump(fd, buf, reading, cap):
-    """Read what is there; a stream leaves ``reading`` at its end or once over its cap (then True)."""
-    chunk = os.read(fd, 1 << 16)
-    buf += chunk
-    if chunk and len(buf) <= cap:
+def _pump(fd, sink, moved, reading, cap, flags):
+    """Move what is there (up to one byte past the cap) into ``sink``; a stream leaves ``reading`` at its end or
+    once over its cap (then True)."""
+    count = os.splice(fd, sink, min(1 << 16, cap + 1 - moved[fd]), flags=flags)
+    moved[fd] += count
+    if count and moved[fd] <= cap:
         return False
     reading.discard(fd)
-    return len(buf) > cap
+    return moved[fd] > cap
 
 
 class _CompileCache:
@@ -524,39 +515,64 @@ def preload(modules):
 
 
 def serve_one(req, payload, ctrl_out, box):
-    """One run: fork its init (pid 1 of a fresh pid namespace with --ns), reap it, relay its report."""
+    """One run: fork its program (pid 1 of a fresh pid namespace with --ns), watch it, send its report: the header
+    frame, then its stdout and stderr bytes, relayed from memory files inside the kernel, never read here."""
     namespaces, workroot = box["namespaces"], box["workroot"]
     if namespaces:  # the program's path is the same in every run only here
         req["code"] = box["cache"].get(req["program"], os.path.join(workroot, "main.py"))
-    report = os.memfd_create("report")
+    outputs = (os.memfd_create("stdout"), os.memfd_create("stderr"))
+    pipes = [*os.pipe(), *os.pipe(), *os.pipe()]
+    out_r, out_w, err_r, err_w, failed_r, failed_w = pipes
+    workdir = workroot
     try:
+        if not namespaces:
+            import tempfile  # loaded by main() in this mode only
+
+            workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
+        start = time.monotonic()
         if namespaces:
-            # This process stays where it is; its next child becomes pid 1 of a new pid namespace. One fork per
-            # run fewer than forking a helper to unshare: every fork of this interpreter costs a copy of its page
-            # tables.
+            # This process stays where it is; its next child becomes pid 1 of a new pid namespace. The program is
+            # that child: no init process between them, the runner watches it. Every fork of this interpreter
+            # costs a copy of its page tables, and pages copied on first write in the child.
             _check(_unshare(CLONE_NEWPID), "unshare")
         try:
             pid = os.fork()
             if pid == 0:
-                _init(req, payload, report, namespaces, workroot, box["fprog"])
+                _run(req, payload, (payload.stdin, out_w, err_w), failed_w, workdir, box)
         finally:
             if namespaces:
                 # Point later children back at the box's own pid namespace, so that the next run can unshare again.
                 _check(_setns(box["own_pid_ns"], CLONE_NEWPID), "setns")
         payload.close()
-        # init's exit kills whatever the run left in its pid namespace: once it is reaped, nothing of the run is.
-        _, status = os.waitpid(pid, 0)
-        size = os.fstat(report).st_size
-        head = os.pread(report, 4, 0)
-        if len(head) < 4 or 4 + struct.unpack(">I", head)[0] != size:
-            write_frame(ctrl_out, {"error": "the run's init process died without a report"})
+        pipes = [out_r, err_r, failed_r]
+        for fd in (out_w, err_w, failed_w):
+            os.close(fd)
+        # With --ns the program's exit kills whatever the run left in its pid namespace, before it is reaped.
+        report = _watch(pid, (out_r, err_r), outputs, req["limits"], start)
+        if not namespaces:
+            _kill_group(pid)
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+        os.set_blocking(failed_r, False)
+        try:
+            failed = os.read(failed_r, 4096)
+        except BlockingIOError:
+            failed = b""
+        if failed:
+            write_frame(ctrl_out, {"error": failed.decode(errors="replace")})
             return
-        # The report holds the run's output: relayed inside the kernel, like the payload, never read here.
-        _move(report, ctrl_out, size, box["bounce_out"], offset=0)
-        box["cache"].note(req["program"], os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+        write_frame(ctrl_out, report)
+        for fd, size in zip(outputs, (report["stdout_bytes"], report["stderr_bytes"])):
+            _move(fd, ctrl_out, size, box["bounce_out"], offset=0)
+        box["cache"].note(req["program"], report["signal"] is None)
     finally:
         payload.close()
-        os.close(report)
+        for fd in (*outputs, *pipes):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def main(argv):
@@ -573,7 +589,7 @@ def main(argv):
         for path in ("/", "/dev"):
             _remount_read_only(path)
     fprog = _seccomp_program(argv)
-    if not namespaces:  # _init's per-run work dirs need these; with --ns they stay out of the forked image
+    if not namespaces:  # per-run work dirs need these; with --ns they stay out of the forked image
         import shutil  # noqa: F401
         import tempfile  # noqa: F401
     # Keep the control channel off fds 0/1 so a run's stdio is never confused with it.

@@ -15,10 +15,10 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
 PARENT = "prime-sandbox"
-# The runner and its init share pages with the program (fork); this covers what they add on top of it.
+# The runner shares pages with the program (fork); this covers what it adds on top of it.
 MEMORY_HEADROOM = 64 << 20
-# bwrap, bwrap's pid-1 helper, the runner and the per-run init.
-BASE_PROCESSES = 4
+# bwrap, bwrap's pid-1 helper and the runner (a run's program is its own pid 1: no per-run init).
+BASE_PROCESSES = 3
 
 _counter = itertools.count()
 

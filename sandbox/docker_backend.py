@@ -7,7 +7,6 @@ Docker SDK (``pip install docker``, imported lazily) and an engine; ``container_
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import struct
@@ -20,6 +19,7 @@ from . import seccomp
 from .execution import Execution, classify
 from .limits import Limits
 from .local import REPORT_GRACE_S
+from .report import read_report
 from .request import encode_request
 
 DEFAULT_IMAGE = "prime-sandbox:latest"
@@ -144,9 +144,16 @@ def _demultiplex(data: bytes) -> bytes:
 
 def _frames(data: bytes) -> dict[str, Any] | None:
     """The runner's report: the second frame it writes (the first says it is ready)."""
+    view = memoryview(data)
+
+    def read_exact(n: int) -> bytes | None:
+        nonlocal view
+        if len(view) < n:
+            return None
+        chunk, view = bytes(view[:n]), view[n:]
+        return chunk
+
     frames = []
-    while len(data) >= 4:
-        size = struct.unpack(">I", data[:4])[0]
-        frames.append(json.loads(data[4 : 4 + size]))
-        data = data[4 + size :]
+    while len(frames) < 2 and (frame := read_report(read_exact)) is not None:
+        frames.append(frame)
     return frames[1] if len(frames) > 1 else None

@@ -17,13 +17,11 @@ new privileges. Memory and process counts are capped by a cgroup per box where t
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
 import select
 import shutil
-import struct
 import subprocess
 import sys
 import threading
@@ -38,6 +36,7 @@ from typing import Any
 from . import cgroups, seccomp
 from .execution import Execution, classify
 from .limits import Limits
+from .report import read_report
 from .request import encode_preload, encode_request
 
 log = logging.getLogger(__name__)
@@ -205,21 +204,20 @@ class _Box:
     def _read(self, timeout: float) -> dict[str, Any] | None:
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
-        buf = bytearray()
-        need = 4
-        header_done = False
-        while len(buf) < need:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, max(need - len(buf), 1 << 16))
-            if not chunk:
-                return None
-            buf += chunk
-            if not header_done and len(buf) >= 4:
-                need = 4 + struct.unpack(">I", bytes(buf[:4]))[0]
-                header_done = True
-        return json.loads(bytes(buf[4:need]))
+
+        def read_exact(n: int) -> bytes | None:
+            buf = bytearray()
+            while len(buf) < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return None
+                chunk = os.read(fd, n - len(buf))
+                if not chunk:
+                    return None
+                buf += chunk
+            return bytes(buf)
+
+        return read_report(read_exact)
 
     def kill(self) -> None:
         try:
