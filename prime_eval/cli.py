@@ -17,7 +17,8 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive_float,
         default=None,
-        help="wall-clock seconds per check before it is killed (math 10, code 60)",
+        help="wall-clock seconds per math check before it is killed (default 10; a code check is bounded by its "
+        "sandbox run instead)",
     )
     g.add_argument(
         "--memory-mb", type=nonnegative_int, default=4096, help="address-space cap per worker process (0: no cap)"
@@ -239,16 +240,11 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _math_verifier(args: argparse.Namespace):
+    from .verify import get_verifier
     from .verify.extract import ExtractionConfig
-    from .verify.math import MathConfig, MathVerifier
 
-    return MathVerifier(
-        MathConfig(
-            extraction=ExtractionConfig(last_number_fallback=args.last_number_fallback),
-            strip_units=not args.keep_units,
-            percent=args.percent,
-        )
-    )
+    extraction = ExtractionConfig(last_number_fallback=args.last_number_fallback)
+    return get_verifier("math", extraction=extraction, strip_units=not args.keep_units, percent=args.percent)
 
 
 def _code_scoring(args: argparse.Namespace, fields):
@@ -256,7 +252,7 @@ def _code_scoring(args: argparse.Namespace, fields):
 
     from .code_scoring import ID_FIELD, load_code_tasks, row_to_check
     from .fields import ID_NAMES, did_you_mean
-    from .verify.code import CodeVerifier
+    from .verify import get_verifier
 
     try:
         tasks = load_code_tasks(args.benchmark, args.data_dir or data_dir())
@@ -271,24 +267,24 @@ def _code_scoring(args: argparse.Namespace, fields):
         return row_to_check({ID_FIELD: row[id_name], "response": row[fields.response]}, tasks, where=where)
 
     key_fields = (fields.id,) if fields.id else ID_NAMES
-    return CodeVerifier(), to_check, (*key_fields, fields.response), 60.0
+    return get_verifier("code"), to_check, (*key_fields, fields.response)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from .fields import Fields
     from .scoring import field_check, score_file
-    from .verify.pool import verify_batch
+    from .verify import DEFAULT_TIMEOUT_S, verify_batch
 
     if args.input.resolve() == args.output.resolve():
         raise _UserError("--output must differ from --input")
     fields = Fields(args.id_field, args.response_field or "response", args.gold_field)
     if args.benchmark:
-        verifier, to_check, key_fields, default_timeout = _code_scoring(args, fields)
+        verifier, to_check, key_fields = _code_scoring(args, fields)
     else:
-        verifier, default_timeout = _math_verifier(args), 10.0
+        verifier = _math_verifier(args)
         to_check = field_check(fields.response, fields.gold)
         key_fields = (fields.response, fields.gold, *((fields.id,) if fields.id else ()))
-    timeout = args.timeout or default_timeout
+    timeout = args.timeout or DEFAULT_TIMEOUT_S
 
     def verify(v, responses, references, metas):
         return verify_batch(

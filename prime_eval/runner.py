@@ -34,7 +34,7 @@ from .output_lock import hold_output
 from .prompts import PromptTemplate
 from .provenance import package_versions, utc_now
 from .run_config import ConfigError, RunConfig
-from .verify import verify_batch
+from .verify import DEFAULT_TIMEOUT_S, get_verifier, verify_batch
 
 VERIFY_CHUNK = 256
 STALL_WARNING_S = 600.0
@@ -209,23 +209,13 @@ def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Pat
     return {"generated": generated, "sampling": sampling, "template": template, "limit": limit}
 
 
-def _verifier_for(kind: str):
-    if kind == "math":
-        from .verify.math import MathVerifier
-
-        return MathVerifier()
-    from .verify.code import CodeVerifier
-
-    return CodeVerifier()
-
-
 def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, progress: bool) -> dict:
     d = lb.definition
     path = out / "samples" / f"{d.name}.jsonl"
     scored = {(r["id"], r["sample"]): r for r in read_repairing(path)}
     todo = [(p, j) for p in lb.problems for j in range(config.n) if (p.id, j) not in scored]
-    verifier = _verifier_for(d.verifier)
-    timeout = config.verify_timeout_s or (10.0 if d.verifier == "math" else 60.0)
+    verifier = get_verifier(d.verifier)
+    timeout = config.verify_timeout_s or DEFAULT_TIMEOUT_S
     verify_s = 0.0
     if todo:
         appender = Appender(path)
@@ -251,8 +241,7 @@ def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, p
             appender.close()
             if bar is not None:
                 bar.close()
-    described = verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name}
-    return {"scored": scored, "verifier": described, "verify_s": verify_s}
+    return {"scored": scored, "verifier": verifier.describe(), "verify_s": verify_s}
 
 
 def _benchmark_result(lb: LoadedBenchmark, n: int, gen: dict, scored: dict, verifier: dict) -> dict[str, Any]:

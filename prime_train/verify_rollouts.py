@@ -3,14 +3,15 @@ background so that generation of the next chunk goes on meanwhile; then the accu
 
 from __future__ import annotations
 
-import importlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from prime_eval.verify.pool import verify_batch
+from prime_common.registry import UnknownName
+from prime_eval.verify import get_verifier, verify_batch
+from prime_eval.verify.extract import ExtractionConfig
 
 from .algorithms import accuracy_filter
 from .config import ConfigError, RolloutConfig
@@ -19,22 +20,11 @@ from .config import ConfigError, RolloutConfig
 def make_verifier(spec: str, extraction_profile: str = "default"):
     """``math`` (with the named extraction profile), ``code``, or ``module:Class`` (a picklable Verifier built with
     no arguments)."""
-    if spec == "math":
-        from prime_eval.verify.extract import ExtractionConfig
-        from prime_eval.verify.math import MathConfig, MathVerifier
-
-        return MathVerifier(MathConfig(extraction=ExtractionConfig.named(extraction_profile)))
-    if spec == "code":
-        from prime_eval.verify.code import CodeVerifier
-
-        return CodeVerifier()
-    module, _, attr = spec.partition(":")
-    if not attr:
-        raise ConfigError(f"data.verifier must be math, code or module:Class, got {spec!r}")
+    settings = {"extraction": ExtractionConfig.named(extraction_profile)} if spec == "math" else {}
     try:
-        return getattr(importlib.import_module(module), attr)()
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"data.verifier {spec!r}: {exc}") from None
+        return get_verifier(spec, **settings)
+    except UnknownName as exc:
+        raise ConfigError(f"data.verifier: {exc}") from None
 
 
 @dataclass

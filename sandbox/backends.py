@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prime_common.registry import Registry
+
 from .execution import Execution
 from .limits import Limits
 
@@ -43,6 +45,10 @@ class Job:
     sealed: str | bytes | None = None
 
 
+# "backend" in CodeConfig and the API; these run programs, prime_eval.backends generate text.
+SANDBOX_BACKENDS = Registry(
+    "sandbox backend", {"local": "sandbox.local:LocalBackend", "docker": "sandbox.docker_backend:DockerBackend"}
+)
 _backends: dict[tuple[str, int], Backend] = {}
 _lock = threading.Lock()
 
@@ -53,25 +59,13 @@ def get_backend(name: str = "local", **options: Any) -> Backend:
     Keyed by process id: a worker forked from a process that already had boxes must not share their pipes.
     """
     if options:
-        return _make(name, **options)
+        return SANDBOX_BACKENDS.create(name, **options)
     key = (name, os.getpid())
     with _lock:
         backend = _backends.get(key)
         if backend is None:
-            backend = _backends[key] = _make(name)
+            backend = _backends[key] = SANDBOX_BACKENDS.create(name)
         return backend
-
-
-def _make(name: str, **options: Any) -> Backend:
-    if name == "local":
-        from .local import LocalBackend
-
-        return LocalBackend(**options)
-    if name == "docker":
-        from .docker_backend import DockerBackend
-
-        return DockerBackend(**options)
-    raise ValueError(f"unknown sandbox backend {name!r}; known: local, docker")
 
 
 @atexit.register

@@ -12,6 +12,9 @@ from prime_eval.verify.base import Status, Verdict
 class OneOfVerifier:
     name: str = "exact"
 
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "rule": "the response is one of the gold texts"}
+
     def verify(self, response: str, reference, **meta) -> Verdict:
         right = response in reference
         return Verdict(right, float(right), Status.OK, response)

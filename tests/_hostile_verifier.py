@@ -13,6 +13,9 @@ from prime_eval.verify.base import Status, Verdict
 class HostileVerifier:
     name: str = "hostile"
 
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "rule": "misbehaves when the response names how"}
+
     def verify(self, response: str, reference, **meta) -> Verdict:
         if response == "spin":
             while True:

@@ -12,6 +12,9 @@ from prime_eval.verify.base import Status, Verdict
 class ParityVerifier:
     name: str = "parity"
 
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "rule": "an even number of characters is correct"}
+
     def verify(self, response: str, reference, **meta) -> Verdict:
         even = len(response) % 2 == 0
         return Verdict(even, float(even), Status.OK, str(len(response) % 2))

@@ -30,8 +30,7 @@ from ..output_files import json_document, json_line, prepare_output_dir, write_a
 from ..output_lock import hold_output
 from ..scoring import InputError, read_rows
 from ..validate import check_gold
-from ..verify.base import Verifier
-from ..verify.pool import DEFAULT_TIMEOUT_S, verify_batch
+from ..verify import DEFAULT_TIMEOUT_S, Verifier, get_verifier, verify_batch
 from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, VOTE_WEIGHTS, Scored, problem_metrics, summarize
 from .reward_models import MAX_REPORTED_ERRORS, Candidate, RewardModel
 
@@ -214,10 +213,7 @@ def run_bon(
         raise InputError(f"unknown vote weight {vote_weight!r}; choose from {', '.join(VOTE_WEIGHTS)}")
     if mc_draws < 2:
         raise InputError(f"Monte Carlo draws must be at least 2, got {mc_draws}")
-    if verifier is None:
-        from ..verify.math import MathVerifier
-
-        verifier = MathVerifier()
+    verifier = get_verifier("math") if verifier is None else verifier
     cands = read_candidates(Path(candidates), fields)
     pools: dict[str, dict[str | int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, c in enumerate(cands):
@@ -242,7 +238,7 @@ def run_bon(
             "benchmarks": per_benchmark,
             OVERALL: overall,
             "reward_model": rm.describe(),
-            "verifier": verifier.describe() if hasattr(verifier, "describe") else {"name": verifier.name},
+            "verifier": verifier.describe(),
             "settings": {
                 "tie_breaking": "uniform, in expectation",
                 "vote_weight": vote_weight,

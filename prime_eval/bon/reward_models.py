@@ -6,11 +6,12 @@ describes itself fully, because ``bon.json`` must say which model and which sett
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from prime_common.registry import Registry
 
 from ..scoring import InputError
 from ..verify.base import Verdict
@@ -120,19 +121,15 @@ class FieldRM:
         return scores
 
 
-# Reward models by name, as "module:attr" so that a neural one imports torch only when it is used. The neural
-# ones take the model path first and their settings as keyword arguments (docs/reward-models.md).
-REWARD_MODELS: dict[str, str] = {
-    "oracle": "prime_eval.bon.reward_models:OracleRM",
-    "field": "prime_eval.bon.reward_models:FieldRM",
-    "implicit_prm": "prime_eval.rewards.implicit_prm:ImplicitPRM",
-    "orm": "prime_eval.rewards.orm:ORM",
-}
-
-
-def reward_model_class(name: str) -> type:
-    """The class registered under ``name``; an unknown name is a ValueError listing the known ones."""
-    if name not in REWARD_MODELS:
-        raise ValueError(f"unknown reward model {name!r}; known: {', '.join(sorted(REWARD_MODELS))}")
-    module, attr = REWARD_MODELS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+# Reward models by name, imported when used so that a neural one imports torch only then. The neural ones take the
+# model path first and their settings as keyword arguments (docs/reward-models.md).
+REWARD_MODELS = Registry(
+    "reward model",
+    {
+        "oracle": "prime_eval.bon.reward_models:OracleRM",
+        "field": "prime_eval.bon.reward_models:FieldRM",
+        "implicit_prm": "prime_eval.rewards.implicit_prm:ImplicitPRM",
+        "orm": "prime_eval.rewards.orm:ORM",
+    },
+)
+reward_model_class = REWARD_MODELS.load

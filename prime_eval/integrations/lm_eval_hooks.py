@@ -7,28 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prime_eval.verify import verify_batch
-
-
-def _verifier(kind: str):
-    if kind == "code":
-        from prime_eval.verify.code import CodeVerifier
-
-        return CodeVerifier()
-    from prime_eval.verify.math import MathVerifier
-
-    return MathVerifier()
+from prime_eval.verify import get_verifier, verify_batch
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """lm-eval's per-document hook: ``acc`` is prime's verdict on the (first and only) generation."""
-    reference = json.loads(doc["reference"])
-    if doc["verifier"] == "code":
-        from prime_eval.verify.code_tests import CodeTests
-
-        reference = CodeTests.from_value(reference)
-    timeout = 60.0 if doc["verifier"] == "code" else 10.0
-    (verdict,) = verify_batch(_verifier(doc["verifier"]), [results[0]], [reference], timeout_s=timeout, progress=False)
+    verifier, reference = get_verifier(doc["verifier"]), json.loads(doc["reference"])
+    (verdict,) = verify_batch(verifier, [results[0]], [reference], progress=False)
     return {"acc": float(verdict.correct)}
 
 

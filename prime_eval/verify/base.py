@@ -58,4 +58,8 @@ class Verifier(Protocol):
 
     name: str
 
+    def describe(self) -> dict[str, Any]:
+        """Every setting that shapes a verdict (``results.json`` and ``bon.json`` record it): name, version, config."""
+        ...
+
     def verify(self, response: str, reference: Any, **meta: Any) -> Verdict: ...
