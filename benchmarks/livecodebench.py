@@ -17,8 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from prime_eval.code_scoring import LEETCODE_PREAMBLE
-from prime_eval.verify.code_tests import CodeTests, StdioCase
+from .code_tasks import LEETCODE_PREAMBLE, CodeTests, StdioCase
 
 HUB_REPO = "livecodebench/code_generation_lite"
 RELEASE_FILES = ["test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl"]

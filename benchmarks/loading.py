@@ -3,22 +3,26 @@ mapped to (id, question, reference), with a content hash of exactly what was rea
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prime_eval.verify.extract import last_boxed
+from prime_common.errors import UserError
 
+from .boxes import last_box
+from .code_tasks import task_from_row
 from .local_data import data_dir as default_data_dir
 from .registry import BenchmarkDef, is_packaged
 
 SOURCES = ("auto", "local", "hf")
 
 
-class DataError(RuntimeError):
+class DataError(UserError, RuntimeError):
     """The data of a benchmark cannot be read: a message for the user."""
 
 
@@ -41,7 +45,7 @@ class LoadedBenchmark:
 _GOLD_FUNCTIONS = {
     "lstrip_zeros": lambda v: str(v).lstrip("0") or "0",  # AIME golds as PRIME took them: "073" -> "73"
     "first": lambda v: v[0],  # OlympiadBench: final_answer is a one-element list
-    "boxed": lambda v: last_boxed(str(v), join_adjacent=False) or "",  # Minerva: the solution's last box
+    "boxed": lambda v: last_box(str(v)) or "",  # Minerva: the solution's last box
 }
 
 
@@ -58,12 +62,11 @@ def gold_of(row: dict[str, Any], expression: str) -> Any:
 
 
 def _read_local(path: Path) -> tuple[list[dict[str, Any]], str]:
-    from prime_eval.jsonl import read_input_bytes
-
     try:
-        raw = read_input_bytes(path)  # .jsonl.gz / .json.gz too
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
+        raw = path.read_bytes()
+        raw = gzip.decompress(raw) if path.name.endswith(".gz") else raw  # .jsonl.gz / .json.gz too
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
     if path.name.removesuffix(".gz").endswith(".json"):
         rows = json.loads(raw)
     else:
@@ -208,9 +211,7 @@ def _problem(d: BenchmarkDef, row: dict[str, Any]) -> Problem:
 
             reference = lcb_task(row)
         else:
-            from prime_eval.code_scoring import task_from_row
-
-            reference = task_from_row(d.code_format, row)
+            reference = task_from_row(d.code_format, row, pid)
     except KeyError as exc:
         raise DataError(f"{d.name}: a row has no field {exc} (fields: {', '.join(sorted(row))})") from exc
     solution = gold_of(row, d.solution) if d.solution else None

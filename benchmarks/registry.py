@@ -1,6 +1,7 @@
 """The benchmark registry: one YAML file per benchmark in ``benchmarks/definitions/``, plus the user's own from a
-folder (``--include-path DIR``) or a path to one YAML in the benchmark list. ``prime-eval ls`` lists them and a
-misspelt name gets a suggestion. The format is documented in ``docs/benchmarks.md``."""
+folder (``--include-path DIR``) or a path to one YAML in the benchmark list. A YAML file with ``group:`` names a suite
+(lm-evaluation-harness style): its name in a benchmark list stands for its members. ``prime-eval ls`` lists them and
+a misspelt name gets a suggestion. The format is documented in ``docs/benchmarks.md``."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from typing import Any
 
 import yaml
 
-from prime_eval.prompts import MODES as PROMPT_MODES
+from prime_common.errors import UserError
 
 DEFINITIONS = Path(__file__).with_name("definitions")
 VERIFIERS = ("math", "code")
 PROMPTS = ("math", "code")
+CODE_FORMATS = ("humaneval", "mbpp", "leetcode", "livecodebench")  # the row shapes code tests come in
+# How a question becomes a prompt (rendered by prime_eval.prompts): PRIME's system prompt, with its
+# literal-backslash-n quirk or real newlines, the model's chat template, or plain text.
+PROMPT_MODES = ("prime", "prime_newlines", "chat", "plain")
 
 
-class UnknownBenchmark(KeyError):
+class UnknownBenchmark(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -62,6 +67,22 @@ class BenchmarkDef:
     prompt_mode: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+
+
+@dataclass(frozen=True)
+class BenchmarkGroup:
+    name: str
+    description: str
+    benchmarks: tuple[str, ...]  # members, in order: packaged benchmark names
+
+
+def _parse_group(path: Path, raw: dict[str, Any]) -> BenchmarkGroup:
+    members = raw.get("benchmarks")
+    if not (isinstance(members, list) and members and all(isinstance(m, str) for m in members)):
+        raise ValueError(f"{path.name}: a group needs benchmarks, a list of benchmark names")
+    if raw["group"] != path.stem:
+        raise ValueError(f"{path.name}: group {raw['group']!r} must match the file name")
+    return BenchmarkGroup(raw["group"], str(raw.get("description", "")), tuple(members))
 
 
 def _parse(path: Path) -> BenchmarkDef:
@@ -109,8 +130,8 @@ def _parse(path: Path) -> BenchmarkDef:
         raise ValueError(f"{where}: verifier must be one of {VERIFIERS} and prompt one of {PROMPTS}")
     if definition.verifier == "math" and not definition.gold:
         raise ValueError(f"{where}: a math benchmark needs fields.gold")
-    if definition.verifier == "code" and not definition.code_format:
-        raise ValueError(f"{where}: a code benchmark needs code_format")
+    if definition.verifier == "code" and definition.code_format not in CODE_FORMATS:
+        raise ValueError(f"{where}: a code benchmark needs code_format, one of {CODE_FORMATS}")
     if not (definition.data.hf_path or definition.data.local or definition.data.generator):
         raise ValueError(f"{where}: data needs hf, local or generator")
     if definition.data.generator and (":" not in definition.data.generator or not definition.data.size):
@@ -121,8 +142,28 @@ def _parse(path: Path) -> BenchmarkDef:
 
 
 @cache
+def _packaged_files() -> dict[Path, Any]:
+    return {p: yaml.safe_load(p.read_text()) for p in sorted(DEFINITIONS.glob("*.yaml"))}
+
+
+@cache
 def _packaged() -> dict[str, BenchmarkDef]:
-    return {d.name: d for d in (_parse(p) for p in sorted(DEFINITIONS.glob("*.yaml")))}
+    return {d.name: d for d in (_parse(p) for p, raw in _packaged_files().items() if "group" not in raw)}
+
+
+@cache
+def groups() -> dict[str, BenchmarkGroup]:
+    """The packaged suites (``group:`` files). A member that is no packaged benchmark, or a group named like one,
+    is an error at first use, not a silently shorter suite."""
+    found = {}
+    for path, raw in _packaged_files().items():
+        if "group" in raw:
+            group = _parse_group(path, raw)
+            unknown = [m for m in group.benchmarks if m not in _packaged()]
+            if unknown or group.name in _packaged():
+                raise ValueError(f"{path.name}: unknown member(s) {unknown} or a benchmark's name")
+            found[group.name] = group
+    return found
 
 
 def is_packaged(d: BenchmarkDef) -> bool:
@@ -184,16 +225,23 @@ def get_benchmark(name: str, include_path: str | Path | None = None) -> Benchmar
     known = registry(include_path)
     if name in known:
         return known[name]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    if name in groups():
+        raise UnknownBenchmark(f"{name!r} is a group of benchmarks ({', '.join(groups()[name].benchmarks)}), not one")
+    close = difflib.get_close_matches(name, [*known, *groups()], n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(close)}?" if close else f"; known: {', '.join(known)}"
     extra = "" if include_path else " (your own: --include-path DIR, or a path to its .yaml; docs/benchmarks.md)"
     raise UnknownBenchmark(f"unknown benchmark {name!r}{hint}{extra}")
 
 
+def _members(name: str) -> tuple[str, ...]:
+    group = groups().get(name)
+    return group.benchmarks if group else (name,)
+
+
 def parse_benchmark_list(spec: str, include_path: str | Path | None = None) -> list[BenchmarkDef]:
-    """``"aime24,math500,mine/toy.yaml"`` -> definitions, in order, without duplicates; every unknown name is
-    reported."""
-    names = [n.strip() for n in spec.split(",") if n.strip()]
+    """``"aime24,math500,mine/toy.yaml"`` -> definitions, in order, without duplicates; a group's name stands for
+    its members (``"paper_math,leetcode"``); every unknown name is reported."""
+    names = [m for n in spec.split(",") if n.strip() for m in _members(n.strip())]
     if not names:
         raise UnknownBenchmark("no benchmark named")
     errors, found = [], []

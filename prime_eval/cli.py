@@ -17,8 +17,7 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive_float,
         default=None,
-        help="wall-clock seconds per math check before it is killed (default 10; a code check is bounded by its "
-        "sandbox run instead)",
+        help="wall-clock seconds per check before it is killed (math 10, code 60)",
     )
     g.add_argument(
         "--memory-mb", type=nonnegative_int, default=4096, help="address-space cap per worker process (0: no cap)"
@@ -60,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_field_options(score, gold=True)
     score.add_argument(
         "--benchmark",
-        choices=("humaneval", "mbpp", "leetcode"),
-        help="score code: rows carry the task id and a response, and run against that task's tests",
+        help="score code: rows carry the task id and a response, and run against the tests of that task of this "
+        "code benchmark (humaneval, mbpp, leetcode, livecodebench; see `prime-eval ls`)",
     )
     score.add_argument(
         "--data-dir", type=Path, default=None, help="benchmark data folder (default: ../shared/benchmarks)"
@@ -227,7 +226,7 @@ def _print_results(results: dict) -> None:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from benchmarks.registry import UnknownBenchmark, registry
+    from benchmarks.registry import UnknownBenchmark, groups, registry
 
     try:
         known = registry(args.include_path)
@@ -236,28 +235,35 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     for name, d in known.items():
         source = d.data.hf_path or "local only"
         print(f"{name:<15} {d.verifier:<5} {source:<32} {d.description}")
+    for name, g in groups().items():
+        print(f"{name:<15} group {', '.join(g.benchmarks)}: {g.description}")
     return 0
 
 
 def _math_verifier(args: argparse.Namespace):
-    from .verify import get_verifier
     from .verify.extract import ExtractionConfig
+    from .verify.math import MathConfig, MathVerifier
 
-    extraction = ExtractionConfig(last_number_fallback=args.last_number_fallback)
-    return get_verifier("math", extraction=extraction, strip_units=not args.keep_units, percent=args.percent)
+    return MathVerifier(
+        MathConfig(
+            extraction=ExtractionConfig(last_number_fallback=args.last_number_fallback),
+            strip_units=not args.keep_units,
+            percent=args.percent,
+        )
+    )
 
 
 def _code_scoring(args: argparse.Namespace, fields):
-    from benchmarks.local_data import data_dir
+    from benchmarks.registry import UnknownBenchmark
 
     from .code_scoring import ID_FIELD, load_code_tasks, row_to_check
     from .fields import ID_NAMES, did_you_mean
-    from .verify import get_verifier
+    from .verify.code import CodeVerifier
 
     try:
-        tasks = load_code_tasks(args.benchmark, args.data_dir or data_dir())
-    except FileNotFoundError as exc:
-        raise _UserError(f"{exc}; pass --data-dir") from exc
+        tasks = load_code_tasks(args.benchmark, args.data_dir)
+    except UnknownBenchmark as exc:
+        raise _UserError(str(exc)) from exc
 
     def to_check(row, where):
         id_name = fields.id_name(row)
@@ -267,24 +273,24 @@ def _code_scoring(args: argparse.Namespace, fields):
         return row_to_check({ID_FIELD: row[id_name], "response": row[fields.response]}, tasks, where=where)
 
     key_fields = (fields.id,) if fields.id else ID_NAMES
-    return get_verifier("code"), to_check, (*key_fields, fields.response)
+    return CodeVerifier(), to_check, (*key_fields, fields.response), 60.0
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from .fields import Fields
     from .scoring import field_check, score_file
-    from .verify import DEFAULT_TIMEOUT_S, verify_batch
+    from .verify.pool import verify_batch
 
     if args.input.resolve() == args.output.resolve():
         raise _UserError("--output must differ from --input")
     fields = Fields(args.id_field, args.response_field or "response", args.gold_field)
     if args.benchmark:
-        verifier, to_check, key_fields = _code_scoring(args, fields)
+        verifier, to_check, key_fields, default_timeout = _code_scoring(args, fields)
     else:
-        verifier = _math_verifier(args)
+        verifier, default_timeout = _math_verifier(args), 10.0
         to_check = field_check(fields.response, fields.gold)
         key_fields = (fields.response, fields.gold, *((fields.id,) if fields.id else ()))
-    timeout = args.timeout or DEFAULT_TIMEOUT_S
+    timeout = args.timeout or default_timeout
 
     def verify(v, responses, references, metas):
         return verify_batch(

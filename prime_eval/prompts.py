@@ -11,9 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from benchmarks.registry import PROMPT_MODES as MODES
 from prime_eval.backends.base import Prompt
-
-MODES = ("prime", "prime_newlines", "chat", "plain")
 
 PRIME_SYSTEM = (
     "When tackling complex reasoning tasks, you have access to the following actions. Use them as needed to "

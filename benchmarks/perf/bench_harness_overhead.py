@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 
 from benchmarks.loading import load_benchmark
-from benchmarks.registry import get_benchmark
+from benchmarks.registry import get_benchmark, groups
 from prime_eval.run_config import build_config
-from prime_eval.runner import PAPER_BENCHMARKS, run_eval
+from prime_eval.runner import run_eval
 from prime_eval.verify import verify_batch
 from prime_eval.verify.math import MathVerifier
+
+PAPER_BENCHMARKS = groups()["paper_math"].benchmarks
 
 
 def write_responses(path: Path, n: int) -> int:
@@ -48,7 +50,7 @@ def main() -> None:
         total_samples = write_responses(responses, args.samples)
         verify_batch(MathVerifier(), ["\\boxed{1}"], ["1"])  # start the verifier pool outside the timing
         config = build_config({
-            "model": "file", "backend": "file", "benchmarks": ",".join(PAPER_BENCHMARKS), "n": args.samples,
+            "model": "file", "backend": "file", "benchmarks": "paper_math", "n": args.samples,
             "temperature": 0.6, "output": str(Path(tmp) / "run"), "backend_options": {"path": str(responses)},
         })  # fmt: skip
         start = time.perf_counter()

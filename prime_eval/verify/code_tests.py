@@ -1,13 +1,9 @@
-"""The tests of a coding task, and how they become a harness program and per-test outcomes.
+"""How a coding task's tests (``benchmarks.code_tasks.CodeTests``, the benchmark's data) become a harness program
+and per-test outcomes.
 
-Two kinds cover the coding benchmarks:
-
-``functional``  test snippets run against the candidate's top-level names: HumanEval (``check(entry_point)``, one
-                test), MBPP (one assert per test, ``test_imports`` as preamble), PRIME's LeetCode set (its
-                ``test`` field split at each assert). In one sandbox run, the tests run in a trusted process and
-                call the candidate, in a process of its own, with plain data only (``_harness.py``, ``_wire.py``).
-``stdio``       input/expected-output pairs (LiveCodeBench/Codeforces style): one sandboxed run per case, output
-                compared here, outside the sandbox, token by token with an optional float tolerance.
+``functional`` tests run, in one sandbox run, in a trusted process that calls the candidate, in a process of its
+own, with plain data only (``_harness.py``, ``_wire.py``). ``stdio`` cases get one sandboxed run each, their output
+compared here, outside the sandbox, token by token with an optional float tolerance.
 """
 
 from __future__ import annotations
@@ -17,10 +13,11 @@ import builtins
 import functools
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+# Re-exported: the verifier's callers name the test types here.
+from benchmarks.code_tasks import CodeTests, StdioCase, split_asserts  # noqa: F401
 
 _HERE = Path(__file__).parent
 HARNESS_SOURCE = "\n\n".join((_HERE / name).read_text() for name in ("_wire.py", "_harness.py"))
@@ -56,52 +53,6 @@ OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
 
 
 @dataclass(frozen=True)
-class StdioCase:
-    input: str
-    output: str
-
-
-@dataclass(frozen=True)
-class CodeTests:
-    """The reference a ``CodeVerifier`` checks a response against.
-
-    ``prompt`` (HumanEval) is put before the response: a response that only completes the function body gets its
-    signature from it, and one that restates the whole function still gets the prompt's imports and helpers.
-    ``entry_point`` names the function a full-function response must define to replace the prompt's stub.
-    ``preamble`` is trusted code run before the candidate (MBPP's test imports, LeetCode's typing imports).
-    """
-
-    kind: str = "functional"
-    tests: tuple[str, ...] = ()
-    preamble: str = ""
-    prompt: str = ""
-    entry_point: str = ""
-    cases: tuple[StdioCase, ...] = ()
-    float_tolerance: float | None = None
-    task_id: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("functional", "stdio"):
-            raise ValueError(f"CodeTests.kind must be 'functional' or 'stdio', got {self.kind!r}")
-        if not (self.tests if self.kind == "functional" else self.cases):
-            raise ValueError(f"task {self.task_id or '?'} has no tests")
-
-    @property
-    def count(self) -> int:
-        return len(self.tests) if self.kind == "functional" else len(self.cases)
-
-    @classmethod
-    def from_value(cls, value: CodeTests | Mapping[str, Any]) -> CodeTests:
-        """Accept the dataclass or its JSON form (``cases`` as ``[{"input", "output"}]``)."""
-        if isinstance(value, CodeTests):
-            return value
-        data = dict(value)
-        data["tests"] = tuple(data.get("tests", ()))
-        data["cases"] = tuple(StdioCase(**c) if isinstance(c, Mapping) else c for c in data.get("cases", ()))
-        return cls(**data)
-
-
-@dataclass(frozen=True)
 class TestOutcome:
     outcome: str
     message: str = ""
@@ -116,20 +67,6 @@ class Report:
     tests: list[TestOutcome]
     load_error: str | None = None
     complete: bool = False
-
-
-def split_asserts(source: str) -> tuple[str, ...]:
-    """One test per top-level ``assert``, each carrying the statements before it (LeetCode's ``test_input = ...``)."""
-    tests: list[str] = []
-    pending: list[ast.stmt] = []
-    for stmt in ast.parse(source).body:
-        pending.append(stmt)
-        if isinstance(stmt, ast.Assert):
-            tests.append(ast.unparse(ast.Module(pending, [])))
-            pending = []
-    if pending and tests:
-        tests[-1] += "\n" + ast.unparse(ast.Module(pending, []))
-    return tuple(tests)
 
 
 def harness_config(candidate: str, tests: CodeTests, *, test_timeout_s: float, stop_on_first_failure: bool) -> str:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The box grammar is the benchmarks' (a reference solution's box is a gold); match_brace is re-exported for the
+# LaTeX parsers here.
+from benchmarks.boxes import find_boxes, match_brace, scan_boxes  # noqa: F401
+
 from .extract_phrases import PHRASES, bare, final_statement, last_phrase, unbold
 from .extract_prose import hedges
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-_BOX_START = re.compile(r"\\(?:boxed|fbox)")
-_BARE_BOX_TOKEN = re.compile(r"[^\s$]+")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # Between two boxes of one multi-part answer: delimiters, spacing, "(a)"-style labels and "x =" are not words.
 _GAP_NOISE = re.compile(
@@ -94,26 +96,6 @@ def strip_reasoning(text: str) -> str | None:
     return text
 
 
-def match_brace(text: str, open_pos: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_pos``, or -1. Escaped braces ``\\{`` do not count."""
-    depth = 0
-    i = open_pos
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
 def brace_partners(text: str) -> dict[int, int]:
     """Index of each ``{`` -> index of the ``}`` closing it, for every brace that closes, in one pass.
     ``brace_partners(t).get(k, -1) == match_brace(t, k)`` for every unescaped ``{`` at ``k``."""
@@ -133,42 +115,9 @@ def brace_partners(text: str) -> dict[int, int]:
     return partners
 
 
-def scan_boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
-    """All ``\\boxed{...}``/``\\fbox{...}`` (and ``\\boxed 5``) as (start, end, content), in order, and whether the
-    scan stopped at an unclosed box. One left-to-right pass: each character is read a bounded number of times."""
-    boxes = []
-    n = len(text)
-    i = 0
-    while True:
-        m = _BOX_START.search(text, i)
-        if m is None:
-            return boxes, False
-        pos, j = m.start(), m.end()
-        while j < n and text[j] == " ":
-            j += 1
-        if j < n and text[j] == "{":
-            end = match_brace(text, j)
-            if end < 0:
-                return boxes, True  # an unclosed box is not an answer
-            boxes.append((pos, end + 1, text[j + 1 : end]))
-            i = end + 1
-        elif j > m.end():  # "\boxed 5": one token up to whitespace or "$"
-            token = _BARE_BOX_TOKEN.match(text, j)
-            if token:
-                boxes.append((pos, token.end(), token.group(0)))
-            i = token.end() if token else j
-        else:
-            i = j
-
-
-def find_boxes(text: str) -> list[tuple[int, int, str]]:
-    """The closed boxes of ``text`` (see :func:`scan_boxes`)."""
-    return scan_boxes(text)[0]
-
-
-def last_boxed(text: str, join_adjacent: bool = True) -> str | None:
-    """The last box's content; with ``join_adjacent`` the run of boxes ending there, joined by ", "."""
-    run = _last_box_run(text, join_adjacent)
+def last_boxed(text: str) -> str | None:
+    """The run of boxes ending at the last one, joined by ", " (``benchmarks.boxes.last_box`` is the last alone)."""
+    run = _last_box_run(text, True)
     return ", ".join(b[2].strip() for b in run) if run else None
 
 

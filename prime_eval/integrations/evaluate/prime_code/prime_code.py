@@ -5,17 +5,16 @@
     metric = evaluate.load(".../prime_eval/integrations/evaluate/prime_code")
     metric.compute(predictions=[[response, ...], ...], references=["HumanEval/0", ...], benchmark="humaneval")
 
-Each reference is a task id of the benchmark (humaneval, mbpp, leetcode); each prediction is the list of sampled
-responses for that task. Scores equal ``prime-eval score --benchmark ...`` on the same responses.
+Each reference is a task id of the benchmark (a code benchmark of prime's registry: humaneval, mbpp, leetcode,
+livecodebench); each prediction is the list of sampled responses for that task. Scores equal
+``prime-eval score --benchmark ...`` on the same responses.
 """
 
 import os
-from pathlib import Path
 
 import datasets
 import evaluate
 
-from benchmarks.local_data import data_dir
 from prime_eval.code_scoring import load_code_tasks
 from prime_eval.metrics import pass_at_k
 from prime_eval.verify import verify_batch
@@ -28,7 +27,7 @@ Args:
     predictions: one list of responses (samples) per task, e.g. [["```python\ndef f(x): ...```", ...], ...]; a
         response is the model's whole text (prime extracts the program from it, as `prime-eval score` does).
     references: the task ids, one per list of predictions, e.g. ["HumanEval/0", ...] (MBPP's integer ids as text).
-    benchmark: humaneval | mbpp | leetcode.
+    benchmark: a code benchmark of prime's registry: humaneval | mbpp | leetcode | livecodebench.
     k: the k values of pass@k (default [1]); each must not exceed the number of samples.
     data_dir_path: the benchmark files (default: $PRIME_BENCHMARK_DATA or ../shared/benchmarks); not `data_dir`,
         which `evaluate` keeps for its own cache folder.
@@ -53,7 +52,7 @@ class PrimeCode(evaluate.Metric):
             raise ValueError(
                 f"prime_code runs model-written programs (in prime's sandbox); set {OPT_IN}=1 to allow it"
             )
-        tasks = load_code_tasks(benchmark, Path(data_dir_path) if data_dir_path else data_dir())
+        tasks = load_code_tasks(benchmark, data_dir_path)
         unknown = [r for r in references if str(r) not in tasks]
         if unknown:
             raise ValueError(f"unknown {benchmark} task id(s): {', '.join(map(str, unknown[:5]))}")
