@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from prime_common.errors import UserError, report
+
 from . import __version__
 from .arg_types import nonnegative_float, nonnegative_int, positive_float, positive_int, probability
 
@@ -17,7 +19,8 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive_float,
         default=None,
-        help="wall-clock seconds per check before it is killed (math 10, code 60)",
+        help="wall-clock seconds per math check before it is killed (default 10; a code check is bounded by its "
+        "sandbox run instead)",
     )
     g.add_argument(
         "--memory-mb", type=nonnegative_int, default=4096, help="address-space cap per worker process (0: no cap)"
@@ -131,14 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_lm_eval_tasks(args: argparse.Namespace) -> int:
-    from benchmarks.registry import UnknownBenchmark
-
     from .integrations.lm_eval_tasks import write_task_dir
 
-    try:
-        names = write_task_dir(args.output, args.benchmarks, args.data_dir, args.include_path)
-    except UnknownBenchmark as exc:
-        raise _UserError(str(exc)) from exc
+    names = write_task_dir(args.output, args.benchmarks, args.data_dir, args.include_path)
     print(f"wrote {len(names)} tasks to {args.output}: {', '.join(names)}")
     print(f"run: lm_eval --model hf --model_args pretrained=MODEL --include_path {args.output} --tasks {names[0]}"
           + (" --confirm_run_unsafe_code" if any(n in names for n in ("prime_humaneval", "prime_mbpp")) else ""))  # fmt: skip
@@ -152,7 +150,7 @@ def _parse_model_args(text: str | None) -> dict:
     for item in text.split(","):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise _UserError(f"--model-args: expected key=value, got {item!r}")
+            raise UserError(f"--model-args: expected key=value, got {item!r}")
         out[key.strip()] = _literal(value.strip())
     return out
 
@@ -167,11 +165,10 @@ def _literal(value: str):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from benchmarks.registry import UnknownBenchmark
+    from prime_common.typed_config import merge
 
-    from .backends.base import BackendError
     from .run_config import ConfigError, build_config
-    from .runner import RunError, run_eval
+    from .runner import run_eval
 
     flags = {k: getattr(args, k) for k in (
         "model", "backend", "benchmarks", "n", "temperature", "top_p", "max_tokens", "seed", "limit", "output",
@@ -183,16 +180,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             model_args[key] = getattr(args, key)
     if model_args:
         flags["backend_options"] = model_args
-    try:
-        config = build_config(flags, args.config)
-        if config.backend != "file" and (args.id_field or args.response_field):
-            raise ConfigError("--id-field and --response-field name the columns of a responses file: --backend file")
-        results = run_eval(config, progress=not args.quiet)
-    except (ConfigError, UnknownBenchmark, BackendError) as exc:
-        raise _UserError(str(exc)) from exc
-    except RunError as exc:
-        print(f"prime-eval run: {exc}", file=sys.stderr)
-        return 1
+    config = build_config(merge(flags, args.overrides), args.config)
+    if config.backend != "file" and (args.id_field or args.response_field):
+        raise ConfigError("--id-field and --response-field name the columns of a responses file: --backend file")
+    results = run_eval(config, progress=not args.quiet)
     _print_results(results)
     print(f"wrote {Path(config.output) / 'results.json'}")
     return 0
@@ -226,13 +217,9 @@ def _print_results(results: dict) -> None:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from benchmarks.registry import UnknownBenchmark, groups, registry
+    from benchmarks.registry import groups, registry
 
-    try:
-        known = registry(args.include_path)
-    except UnknownBenchmark as exc:
-        raise _UserError(str(exc)) from exc
-    for name, d in known.items():
+    for name, d in registry(args.include_path).items():
         source = d.data.hf_path or "local only"
         print(f"{name:<15} {d.verifier:<5} {source:<32} {d.description}")
     for name, g in groups().items():
@@ -241,29 +228,19 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _math_verifier(args: argparse.Namespace):
+    from .verify import get_verifier
     from .verify.extract import ExtractionConfig
-    from .verify.math import MathConfig, MathVerifier
 
-    return MathVerifier(
-        MathConfig(
-            extraction=ExtractionConfig(last_number_fallback=args.last_number_fallback),
-            strip_units=not args.keep_units,
-            percent=args.percent,
-        )
-    )
+    extraction = ExtractionConfig(last_number_fallback=args.last_number_fallback)
+    return get_verifier("math", extraction=extraction, strip_units=not args.keep_units, percent=args.percent)
 
 
 def _code_scoring(args: argparse.Namespace, fields):
-    from benchmarks.registry import UnknownBenchmark
-
     from .code_scoring import ID_FIELD, load_code_tasks, row_to_check
     from .fields import ID_NAMES, did_you_mean
-    from .verify.code import CodeVerifier
+    from .verify import get_verifier
 
-    try:
-        tasks = load_code_tasks(args.benchmark, args.data_dir)
-    except UnknownBenchmark as exc:
-        raise _UserError(str(exc)) from exc
+    tasks = load_code_tasks(args.benchmark, args.data_dir)  # UnknownBenchmark is a UserError: main reports it
 
     def to_check(row, where):
         id_name = fields.id_name(row)
@@ -273,24 +250,24 @@ def _code_scoring(args: argparse.Namespace, fields):
         return row_to_check({ID_FIELD: row[id_name], "response": row[fields.response]}, tasks, where=where)
 
     key_fields = (fields.id,) if fields.id else ID_NAMES
-    return CodeVerifier(), to_check, (*key_fields, fields.response), 60.0
+    return get_verifier("code"), to_check, (*key_fields, fields.response)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from .fields import Fields
     from .scoring import field_check, score_file
-    from .verify.pool import verify_batch
+    from .verify import DEFAULT_TIMEOUT_S, verify_batch
 
     if args.input.resolve() == args.output.resolve():
-        raise _UserError("--output must differ from --input")
+        raise UserError("--output must differ from --input")
     fields = Fields(args.id_field, args.response_field or "response", args.gold_field)
     if args.benchmark:
-        verifier, to_check, key_fields, default_timeout = _code_scoring(args, fields)
+        verifier, to_check, key_fields = _code_scoring(args, fields)
     else:
-        verifier, default_timeout = _math_verifier(args), 10.0
+        verifier = _math_verifier(args)
         to_check = field_check(fields.response, fields.gold)
         key_fields = (fields.response, fields.gold, *((fields.id,) if fields.id else ()))
-    timeout = args.timeout or default_timeout
+    timeout = args.timeout or DEFAULT_TIMEOUT_S
 
     def verify(v, responses, references, metas):
         return verify_batch(
@@ -306,29 +283,22 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-class _UserError(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
+    from prime_common.typed_config import parse_overrides
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # `run` takes any setting as --key value or --section.key value (--backend_options.base_url URL), as prime-train
+    args, rest = parser.parse_known_args(argv)
+    if rest and getattr(args, "func", None) is not _cmd_run:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from benchmarks.loading import DataError
-
-    from .output_files import OutputError
-    from .scoring import InputError
-
     try:
+        args.overrides = parse_overrides(rest)
         return args.func(args)
-    except (_UserError, InputError, DataError) as exc:
-        print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (OutputError, OSError) as exc:  # an environment fault (busy, unwritable or full output): a rerun resumes
-        print(f"prime-eval {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except (UserError, OSError) as exc:  # OSError: an environment fault (unwritable or full output), exit 1
+        return report(f"prime-eval {args.command}", exc)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
