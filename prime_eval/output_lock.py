@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .output_files import OutputError, os_error, prepare_output_dir
+from prime_common.jsonl import OutputError, os_error, prepare_output_dir
+
 from .provenance import utc_now
 
 RECORD_WAIT_TRIES = 10

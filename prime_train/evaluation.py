@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prime_common.jsonl import Appender
+
 from .config import EvalConfig
 
 
@@ -129,8 +131,8 @@ class CheckpointEvaluator:
             )
             return
         scores = headline_scores(json.loads(results_file.read_text()))
-        with open(self.run_dir / "eval.jsonl", "a") as f:
-            f.write(json.dumps({"step": job.step, "seconds": round(time.time() - job.started, 1), **scores}) + "\n")
+        with Appender(self.run_dir / "eval.jsonl", fsync_every=1) as out:
+            out.write({"step": job.step, "seconds": round(time.time() - job.started, 1), **scores})
         self.log(job.step, scores)
 
     def finish(self, report_every_s: float = 15.0) -> None:

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prime_eval.jsonl import Appender, read_repairing
-from prime_eval.output_files import json_line, write_atomic
+from prime_common.jsonl import Appender, json_line, read_repairing, write_atomic
 
 
 class MetricsLog:

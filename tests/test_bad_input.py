@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from prime_common.jsonl import Appender, OutputError, read_repairing
 from prime_eval.cli import main
-from prime_eval.jsonl import Appender, read_repairing
-from prime_eval.output_files import OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "benchmarks"

@@ -38,8 +38,9 @@ class FileBackend:
     name = "file"
 
     def __init__(self, path: str | Path, id_field: str | None = None, response_field: str = "response"):
+        from prime_common.jsonl import read_input_bytes
+
         from ..fields import Fields
-        from ..jsonl import read_input_bytes
 
         self.path = Path(path)
         self.fields = Fields(id_field, response_field)

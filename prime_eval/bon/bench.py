@@ -24,9 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from prime_common.jsonl import json_document, json_line, prepare_output_dir, write_atomic
+
 from ..fields import DEFAULT_FIELDS, Fields
 from ..metrics import default_ks
-from ..output_files import json_document, json_line, prepare_output_dir, write_atomic
 from ..output_lock import hold_output
 from ..scoring import InputError, read_rows
 from ..validate import check_gold

@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..output_files import json_line, write_atomic
+from prime_common.jsonl import json_line, write_atomic
+
 from ..run_config import RunConfig
 from ..scoring import InputError
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..output_files import prepare_output_dir, write_atomic
+from prime_common.jsonl import prepare_output_dir, write_atomic
+
 from .metrics import METRICS
 
 LABELS = {

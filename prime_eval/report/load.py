@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from prime_common import jsonl
+
 from .lmeval_import import find_lm_eval_results, is_lm_eval_results, load_lm_eval, merge_lm_eval_runs
 from .runs import BenchResult, Checkpoint, Metric, ReportError, Run, SampleFiles, Settings, Verdict
 
@@ -38,19 +40,12 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Complete rows of a JSONL file; a torn or garbled line (a writer killed mid-line) is skipped, not repaired."""
-    rows = []
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return jsonl.read_jsonl(path, skip_bad=True)
     except OSError as exc:
         raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    except ValueError as exc:  # damaged compression
+        raise ReportError(str(exc)) from None
 
 
 def load_run(path: Path) -> Run:

@@ -32,8 +32,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from prime_common.jsonl import json_document, json_line, write_atomic
+
 from ..console import pct
-from ..output_files import json_document, json_line, write_atomic
 from ..scoring import InputError, read_rows
 
 MAX_REPORTED_ERRORS = 10
