@@ -1,5 +1,5 @@
 """Moved to :mod:`prime_common.jsonl`, the one module for JSON on disk; this name stays until its last importers
-(``prime_eval/cli.py``, ``runner.py``, ``report/cli.py``) import from there."""
+(``prime_eval/runner.py``, ``scoring.py``, ``report/cli.py``) import from there."""
 
 from prime_common.jsonl import (  # noqa: F401
     OutputError,

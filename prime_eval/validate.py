@@ -2,7 +2,7 @@
 instead of crashing it part-way or being scored into a silently wrong number.
 
 Strings holding a lone surrogate (``"\\ud800"``) are valid JSON and are accepted: a model can emit them, and
-the writers escape them (``output_files.json_line``) so that they read back unchanged. NaN, Infinity and numbers
+the writers escape them (``prime_common.jsonl.json_line``) so that they read back unchanged. NaN, Infinity and numbers
 too large for a float are not JSON (RFC 8259) and are refused wherever they appear.
 """
 
