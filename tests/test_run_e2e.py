@@ -1,5 +1,6 @@
-"""prime-eval run end to end on CPU: a tiny local model through the hf backend on every benchmark, the openai
-backend against a local server serving that model, and the file backend on real data with known scores."""
+"""prime-eval run end to end on CPU: a tiny local model through the hf backend on every benchmark (the shared
+benchmark files), the openai backend against a local server serving that model, and the file backend with known
+scores (both on the generated ``arith`` benchmark, no files needed)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,12 @@ from tests.openai_test_server import serve  # noqa: E402
 from tests.test_livecodebench import write_lcb_files  # noqa: E402
 from tests.tiny_model import one_torch_thread  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
-
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
+def data_dir(shared_data, tmp_path_factory) -> Path:
     """The shared benchmark files plus LiveCodeBench problems written in its format (its data lives on the Hub)."""
     root = tmp_path_factory.mktemp("data")
-    for sub in DATA.iterdir():
+    for sub in shared_data.iterdir():
         if sub.is_dir():
             (root / sub.name).symlink_to(sub)
     return write_lcb_files(root)
@@ -59,53 +57,43 @@ def test_hf_backend_on_every_benchmark(tiny_model, data_dir, tmp_path, capsys):
     assert "| math500 | 2 | 2 |" in capsys.readouterr().out
 
 
-def test_openai_backend_matches_hf_greedy(tiny_model, data_dir, tmp_path):
+def test_openai_backend_matches_hf_greedy(tiny_model, tmp_path):
     hf_out, api_out = tmp_path / "hf", tmp_path / "api"
-    common = [
-        "--benchmarks",
-        "math500,humaneval",
-        "--limit",
-        "2",
-        "--max-tokens",
-        "10",
-        "--data-dir",
-        str(data_dir),
-        "--quiet",
-    ]
+    common = ["--benchmarks", "arith", "--limit", "3", "--max-tokens", "10", "--quiet"]
     with one_torch_thread():
         assert main(["run", "--backend", "hf", "--model", str(tiny_model), "--output", str(hf_out), *common]) == 0
         with serve(tiny_model) as server:
             args = ["run", "--backend", "openai", "--model", "tiny", "--model-args", f"base_url={server.base_url}",
                     "--output", str(api_out), *common]  # fmt: skip
             assert main(args) == 0
-    for name in ("math500", "humaneval"):
-        hf = [(r["id"], r["response"]) for r in _samples(hf_out, name)]
-        api = [(r["id"], r["response"]) for r in _samples(api_out, name)]
-        assert hf == api
+    hf = [(r["id"], r["response"]) for r in _samples(hf_out, "arith")]
+    api = [(r["id"], r["response"]) for r in _samples(api_out, "arith")]
+    assert len(hf) == 3 and hf == api
 
 
-def test_openai_backend_server_down_is_a_clear_error(data_dir, tmp_path, capsys):
+def test_openai_backend_server_down_is_a_clear_error(tmp_path, capsys):
     args = ["run", "--backend", "openai", "--model", "m", "--model-args", "base_url=http://127.0.0.1:9/v1",
-            "--benchmarks", "math500", "--limit", "1", "--output", str(tmp_path / "o"), "--data-dir", str(data_dir)]  # fmt: skip
+            "--benchmarks", "arith", "--limit", "1", "--output", str(tmp_path / "o")]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "127.0.0.1:9" in err and "Traceback" not in err
 
 
-def test_file_backend_known_scores(data_dir, tmp_path):
-    """AIME 2024 x 4 samples: problem k gets k % 5 right answers out of 4 (capped), so every score is known."""
-    problems = load_benchmark(get_benchmark("aime24"), data_dir=data_dir).problems
+def test_file_backend_known_scores(tmp_path):
+    """arith's 200 problems x 4 samples: problem k gets k % 5 right answers out of 4 (capped), so every score is
+    known."""
+    problems = load_benchmark(get_benchmark("arith")).problems
     rights = [min(k % 5, 4) for k in range(len(problems))]
     path = tmp_path / "responses.jsonl"
     with path.open("w") as f:
         for p, r in zip(problems, rights):
-            answers = [f"so $\\boxed{{{p.reference}}}$" if j < r else "so $\\boxed{-1}$" for j in range(4)]
-            f.write(json.dumps({"benchmark": "aime24", "id": p.id, "responses": answers}) + "\n")
+            answers = [f"so $\\boxed{{{p.reference}{'' if j < r else 1}}}$" for j in range(4)]  # "31": never the gold
+            f.write(json.dumps({"benchmark": "arith", "id": p.id, "responses": answers}) + "\n")
     out = tmp_path / "file"
-    args = ["run", "--backend", "file", "--model", str(path), "--benchmarks", "aime24", "--n", "4",
-            "--temperature", "0.6", "--output", str(out), "--data-dir", str(data_dir), "--quiet"]  # fmt: skip
+    args = ["run", "--backend", "file", "--model", str(path), "--benchmarks", "arith", "--n", "4",
+            "--temperature", "0.6", "--output", str(out), "--quiet"]  # fmt: skip
     assert main(args) == 0
-    m = _results(out)["benchmarks"]["aime24"]["metrics"]
+    m = _results(out)["benchmarks"]["arith"]["metrics"]
     assert m["avg"]["mean"] == pytest.approx(sum(rights) / (4 * len(problems)))
     assert m["pass@1"]["mean"] == pytest.approx(m["avg"]["mean"])
     assert m["pass@4"]["mean"] == pytest.approx(sum(r > 0 for r in rights) / len(problems))

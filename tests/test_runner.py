@@ -1,4 +1,5 @@
-"""prime-eval run end to end with a scripted backend: outputs, metrics, provenance, resume after SIGKILL."""
+"""prime-eval run end to end with a scripted backend: outputs, metrics, provenance, resume after SIGKILL. It drives
+the generated ``arith`` benchmark, so it needs no benchmark files."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from prime_eval.run_config import build_config
 from prime_eval.runner import RunError, run_eval
 from tests._fake_backend import FakeBackend
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
+
+def _problems(limit: int):
+    return load_benchmark(get_benchmark("arith"), limit=limit).problems
 
 
 def _answers(limit: int) -> dict[str, object]:
-    problems = load_benchmark(get_benchmark("math500"), data_dir=DATA, limit=limit).problems
+    problems = _problems(limit)
     # problem k: all 4 samples right when k % 3 == 0, one right and three wrong when k % 3 == 1, none when 2
     out = {}
     for k, p in enumerate(problems):
@@ -33,15 +35,15 @@ def _answers(limit: int) -> dict[str, object]:
 
 
 def _config(tmp_path: Path, **over):
-    flags = {"model": "fake", "backend": "fake", "benchmarks": "math500", "n": 4, "temperature": 0.6,
-             "limit": 6, "output": str(tmp_path / "run"), "data_dir": str(DATA)}  # fmt: skip
+    flags = {"model": "fake", "backend": "fake", "benchmarks": "arith", "n": 4, "temperature": 0.6,
+             "limit": 6, "output": str(tmp_path / "run")}  # fmt: skip
     flags.update(over)
     return build_config(flags)
 
 
 def test_outputs_metrics_and_provenance(tmp_path):
     results = run_eval(_config(tmp_path), backend=FakeBackend(_answers(6)), progress=False)
-    r = results["benchmarks"]["math500"]
+    r = results["benchmarks"]["arith"]
     assert (r["num_problems"], r["num_samples"]) == (6, 24)
     # per problem avg@4: 1, .25, 0 repeated twice -> 1.25/3
     assert r["metrics"]["avg"]["mean"] == pytest.approx(1.25 / 3)
@@ -51,8 +53,8 @@ def test_outputs_metrics_and_provenance(tmp_path):
     assert results["packages"]["sympy"] and results["model"]["model"] == "fake-model"
     assert results["started_at"] <= results["finished_at"]
     on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert on_disk["benchmarks"]["math500"]["metrics"] == r["metrics"]
-    samples = [json.loads(x) for x in (tmp_path / "run" / "samples" / "math500.jsonl").read_text().splitlines()]
+    assert on_disk["benchmarks"]["arith"]["metrics"] == r["metrics"]
+    samples = [json.loads(x) for x in (tmp_path / "run" / "samples" / "arith.jsonl").read_text().splitlines()]
     assert len(samples) == 24 and {s["sample"] for s in samples} == {0, 1, 2, 3}
     first = samples[0]
     assert {"id", "sample", "prompt", "response", "answer", "correct", "status", "seconds"} <= set(first)
@@ -64,7 +66,8 @@ def test_resume_generates_nothing_twice(tmp_path):
     assert len(fake.calls) == 12
     fake.calls.clear()
     run_eval(_config(tmp_path, limit=6), backend=fake, progress=False)  # three more problems
-    assert len(fake.calls) == 12 and all(not key.endswith(("/0", "/1")) for key, _ in fake.calls)
+    done = {f"arith/{p.id}" for p in _problems(3)}
+    assert len(fake.calls) == 12 and not done & {key for key, _ in fake.calls}
     fake.calls.clear()
     run_eval(_config(tmp_path, limit=6), backend=fake, progress=False)
     assert fake.calls == []
@@ -90,11 +93,11 @@ run_eval(cfg, backend=FakeBackend(_answers(6), log=pathlib.Path({log!r}), delay_
 
 def test_sigkill_mid_run_then_resume(tmp_path):
     root = str(Path(__file__).resolve().parents[1])
-    flags = {"model": "fake", "backend": "fake", "benchmarks": "math500", "n": 4, "temperature": 0.6, "limit": 6,
-             "output": str(tmp_path / "run"), "data_dir": str(DATA)}  # fmt: skip
+    flags = {"model": "fake", "backend": "fake", "benchmarks": "arith", "n": 4, "temperature": 0.6, "limit": 6,
+             "output": str(tmp_path / "run")}  # fmt: skip
     log = tmp_path / "calls.jsonl"
     child = subprocess.Popen([sys.executable, "-c", _CHILD.format(root=root, flags=flags, log=str(log), delay=0.05)])
-    gen_file = tmp_path / "run" / "generations" / "math500.jsonl"
+    gen_file = tmp_path / "run" / "generations" / "arith.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not gen_file.exists() or len(gen_file.read_text().splitlines()) < 8):
         time.sleep(0.02)
@@ -110,8 +113,8 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     gens = [json.loads(x) for x in gen_file.read_text().splitlines()]
     assert sorted((g["id"], g["sample"]) for g in gens) == sorted({(g["id"], g["sample"]) for g in gens})
     results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["benchmarks"]["math500"]["num_samples"] == 24
-    assert results["benchmarks"]["math500"]["metrics"]["avg"]["mean"] == pytest.approx(1.25 / 3)
+    assert results["benchmarks"]["arith"]["num_samples"] == 24
+    assert results["benchmarks"]["arith"]["metrics"]["avg"]["mean"] == pytest.approx(1.25 / 3)
 
 
 def test_stalled_generation_warns():
