@@ -156,7 +156,9 @@ def generation_limit(requested: int, context: int | None) -> dict[str, Any]:
     return {"requested": requested, "context": context, "max_tokens": used, "capped": used < requested}
 
 
-def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
+def _plan(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path) -> dict[str, Any]:
+    """One benchmark's share of the run's generation: its sampling (its own token limit), the samples already in
+    ``generations/``, and requests for the missing ones."""
     d = lb.definition
     template = PromptTemplate(config.prompt_mode, d.prompt)
     limit = generation_limit(config.max_tokens or d.max_tokens, context_length(backend))
@@ -177,36 +179,56 @@ def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Pat
         missing = tuple(j for j in range(config.n) if (p.id, j) not in generated)
         if missing:
             meta = {"benchmark": d.name, "id": p.id}
-            requests.append(Request(f"{d.name}/{p.id}", template.render(p.question), missing, meta))
+            key = f"{d.name}/{p.id}"
+            requests.append(Request(key, template.render(p.question), missing, meta, limit["max_tokens"]))
+    return {"generated": generated, "sampling": sampling, "template": template, "limit": limit,
+            "path": path, "requests": requests}  # fmt: skip
+
+
+def generate(loaded: list[LoadedBenchmark], config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
+    """Every benchmark's missing samples in one backend call, as lm-eval pools requests: an engine batches AIME's 30
+    prompts with MATH-500's 500 instead of running the small benchmark alone. Each sample is appended to its
+    benchmark's ``generations/`` file as it arrives, so a rerun skips it. Returns each benchmark's plan."""
+    plans = {lb.definition.name: _plan(lb, config, backend, out) for lb in loaded}
+    requests = [r for plan in plans.values() for r in plan["requests"]]
+    if not requests:
+        return plans
     failures: list[str] = []
-    if requests:
-        appender = Appender(path)
-        bar = _bar(sum(len(r.samples) for r in requests), f"{d.name} generate", progress)
-        watch = _StallWatch(d.name, STALL_WARNING_S)
+    appenders = {name: Appender(plan["path"]) for name, plan in plans.items() if plan["requests"]}
+    bar = _bar(sum(len(r.samples) for r in requests), "generate", progress)
+    watch = _StallWatch(", ".join(appenders), STALL_WARNING_S)
 
-        def on_completion(request: Request, c: Completion) -> None:
-            watch.tick()
-            if bar is not None:
-                bar.update(1)
-            if c.finish_reason == "error":  # not saved: a rerun asks for it again
-                failures.append(f"{request.key}#{c.sample}: {c.error}")
-                return
-            row = {"id": request.meta["id"], "sample": c.sample, "prompt": request.prompt, "response": c.text,
-                   "finish_reason": c.finish_reason, "tokens": c.tokens, "seconds": c.seconds}  # fmt: skip
-            appender.write(row)
-            generated[(row["id"], row["sample"])] = row
+    def on_completion(request: Request, c: Completion) -> None:
+        watch.tick()
+        if bar is not None:
+            bar.update(1)
+        if c.finish_reason == "error":  # not saved: a rerun asks for it again
+            failures.append(f"{request.key}#{c.sample}: {c.error}")
+            return
+        row = {"id": request.meta["id"], "sample": c.sample, "prompt": request.prompt, "response": c.text,
+               "finish_reason": c.finish_reason, "tokens": c.tokens, "seconds": c.seconds}  # fmt: skip
+        appenders[request.meta["benchmark"]].write(row)
+        plans[request.meta["benchmark"]]["generated"][(row["id"], row["sample"])] = row
 
-        extra = {"on_tokens": _TokenCount(bar)} if bar is not None and accepts_token_progress(backend) else {}
-        try:
-            backend.generate(requests, sampling, on_completion, **extra)
-        finally:
-            watch.stop()
+    # Requests carry their benchmark's own limit; the call's is the largest of them.
+    sampling = max((plan["sampling"] for plan in plans.values()), key=lambda s: s.max_tokens)
+    extra = {"on_tokens": _TokenCount(bar)} if bar is not None and accepts_token_progress(backend) else {}
+    try:
+        backend.generate(requests, sampling, on_completion, **extra)
+    finally:
+        watch.stop()
+        for appender in appenders.values():
             appender.close()
-            if bar is not None:
-                bar.close()
+        if bar is not None:
+            bar.close()
     if failures:
-        raise RunError(f"{d.name}: {len(failures)} samples failed to generate (rerun to retry): {failures[0]}")
-    return {"generated": generated, "sampling": sampling, "template": template, "limit": limit}
+        raise RunError(f"{len(failures)} samples failed to generate (rerun to retry): {failures[0]}")
+    return plans
+
+
+def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
+    """One benchmark's generation (``bon --generate`` calls it per benchmark)."""
+    return generate([lb], config, backend, out, progress)[lb.definition.name]
 
 
 def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, progress: bool) -> dict:
@@ -289,15 +311,18 @@ def _run_locked(
     backend = open_run(out, config, backend)
     per_benchmark = {}
     try:
+        t0 = time.perf_counter()
+        plans = generate(loaded, config, backend, out, progress)
+        generate_s = time.perf_counter() - t0
         for lb in loaded:
-            t0 = time.perf_counter()
-            gen = _generate(lb, config, backend, out, progress)
+            gen = plans[lb.definition.name]
             t1 = time.perf_counter()
             score = _score(lb, gen["generated"], config, out, progress)
             t2 = time.perf_counter()
             result = _benchmark_result(lb, config.n, gen, score["scored"], score["verifier"])
-            # Wall seconds per stage of this invocation; "verify" includes the verifier's own work in its workers.
-            result["timing"] = {"generate_s": t1 - t0, "verify_s": score["verify_s"], "score_s": t2 - t1,
+            # Wall seconds per stage of this invocation; "verify" includes the verifier's own work in its workers;
+            # "generate" is the one call that generated every benchmark's samples together.
+            result["timing"] = {"generate_s": generate_s, "verify_s": score["verify_s"], "score_s": t2 - t1,
                                 "metrics_s": time.perf_counter() - t2}  # fmt: skip
             per_benchmark[lb.definition.name] = result
     finally:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import yaml
 
+from prime_eval.device import dtype_name, resolve_dtype
 from prime_eval.prompts import PromptTemplate
 
 from .algorithms import masked_mean, masked_moments, rloo_advantages, whiten_with_moments
@@ -92,8 +93,8 @@ class PrimeTrainer:
         self.template = PromptTemplate(cfg.data.prompt_mode, kind)
         self.verifier = make_verifier(cfg.data.verifier, cfg.data.extraction_profile)
 
-        bf16 = cfg.model.dtype == "bf16" or (cfg.model.dtype == "auto" and self.device.type == "cuda")
-        frozen_dtype = torch.bfloat16 if bf16 else torch.float32
+        frozen_dtype = resolve_dtype(cfg.model.dtype, self.device)
+        bf16 = frozen_dtype == torch.bfloat16
         policy = _load_model(cfg.model.policy, torch.float32, cfg.model.trust_remote_code)
         if cfg.model.gradient_checkpointing:
             policy.gradient_checkpointing_enable()
@@ -109,11 +110,9 @@ class PrimeTrainer:
             self.engines["prm"] = self.strategy.engine(prm, cfg.prm_optim(), cfg.deepspeed, bf16=bf16, name="prm")
         policy_module = self.engines["policy"].module
         if cfg.rollout.backend == "vllm":
-            self.rollout = VLLMRollout(
-                cfg.model.policy, self.tokenizer, cfg.rollout, "bfloat16" if bf16 else "float32"
-            )
+            self.rollout = VLLMRollout(cfg.model.policy, cfg.rollout, dtype_name(frozen_dtype))
         else:
-            self.rollout = HFRollout(policy_module, self.tokenizer, cfg.rollout, self.device)
+            self.rollout = HFRollout(policy_module, self.tokenizer, cfg.rollout)
 
         self.step = 0
         self.samples_seen = 0

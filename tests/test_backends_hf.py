@@ -12,6 +12,7 @@ pytest.importorskip("transformers")
 
 import torch  # noqa: E402
 
+from prime_common.errors import UserError  # noqa: E402
 from prime_eval.backends import BackendError, Request, SamplingConfig, get_backend  # noqa: E402
 from prime_eval.backends.hf import HFBackend  # noqa: E402
 from tests.tiny_model import BOS, one_torch_thread  # noqa: E402
@@ -162,10 +163,10 @@ def test_registry_builds_it_and_bad_settings_are_clear(tiny_model, tmp_path):
     assert isinstance(get_backend("hf", model=str(tiny_model), batch_size=2), HFBackend)
     with pytest.raises(BackendError, match="cannot load model"):
         HFBackend(str(tmp_path / "nope"))
-    with pytest.raises(BackendError, match="unknown dtype"):
+    with pytest.raises(UserError, match="unknown dtype 'int3'; choose one of auto, fp32"):
         HFBackend(str(tiny_model), dtype="int3")
     if not torch.cuda.is_available():
-        with pytest.raises(BackendError, match="no CUDA GPU"):
+        with pytest.raises(UserError, match="no CUDA GPU"):
             HFBackend(str(tiny_model), device="cuda")
 
 
@@ -189,8 +190,8 @@ def test_bf16_on_cuda_by_default(tiny_model):
     assert sampled["chat", 0].text != sampled["chat", 1].text
 
 
-def test_seeded_sampler_draws_from_the_tempered_nucleus():
-    from prime_eval.backends.hf import _SeededSampler
+def test_picker_draws_from_the_tempered_nucleus():
+    from prime_eval.engines.hf import _Picker
 
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     rows = 4000
@@ -198,7 +199,7 @@ def test_seeded_sampler_draws_from_the_tempered_nucleus():
     gens = [torch.Generator().manual_seed(i) for i in range(rows)]
 
     def frequencies(temperature, top_p):
-        forced = _SeededSampler(gens, temperature, top_p)(None, scores)
+        forced = _Picker(gens, temperature, top_p)(None, scores)
         assert ((forced == 0).sum(-1) == 1).all()  # exactly one token left for generate()'s argmax
         return torch.bincount(forced.argmax(-1), minlength=4).float() / rows
 

@@ -8,6 +8,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from prime_eval.backends import BackendError, Request, SamplingConfig, get_backend
+from prime_eval.engines import Decoding, Row
 
 CHAT = [{"role": "user", "content": "hi"}]
 
@@ -28,6 +29,10 @@ class FakeTokenizer:
         ids = [ord(ch) for ch in text]
         return {"input_ids": ([1] if add_special_tokens else []) + ids}
 
+    def decode(self, ids, skip_special_tokens):
+        assert skip_special_tokens
+        return "".join(chr(i) for i in ids)
+
 
 class FakeLLM:
     instances: list[FakeLLM] = []
@@ -46,9 +51,11 @@ class FakeLLM:
         self.log.append(("generate", len(prompts)))
         out = []
         for params in sampling_params:
-            finish = "length" if params.max_tokens < 5 else "stop"
-            text = f"seed={params.seed} t={params.temperature}"
-            out.append(SimpleNamespace(outputs=[SimpleNamespace(text=text, finish_reason=finish, token_ids=[7] * 3)]))
+            # The response's characters as token ids, ended by an end-of-sequence token (2) when there is room.
+            ids = [ord(c) for c in f"seed={params.seed} t={params.temperature}"] + [2]
+            finish = "length" if params.max_tokens < len(ids) else "stop"
+            output = SimpleNamespace(finish_reason=finish, token_ids=ids[: params.max_tokens], stop_reason=None)
+            out.append(SimpleNamespace(outputs=[output]))
         return out
 
 
@@ -91,10 +98,9 @@ def test_engine_gets_the_settings_and_describe_reports_them(fake_vllm):
     assert info["engine"]["max_model_len"] == 4096 and info["engine"]["dtype"] == "float32"
 
 
-def test_sampling_params_per_sample(fake_vllm):
-    backend = get_backend("vllm", model="m")
-    sampling = SamplingConfig(n=4, temperature=0.6, top_p=0.95, max_tokens=1024, seed=10, stop=("</answer>",))
-    params = backend.sampling_params(sampling, 3)
+def test_sampling_params_per_row(fake_vllm):
+    engine = get_backend("vllm", model="m").engine
+    params = engine.sampling_params(Row([1], 13, 1024), Decoding(0.6, 0.95, ("</answer>",)))
     assert isinstance(params, FakeSamplingParams)
     assert vars(params) == {
         "n": 1,
@@ -104,7 +110,8 @@ def test_sampling_params_per_sample(fake_vllm):
         "max_tokens": 1024,
         "stop": ["</answer>"],
     }
-    assert backend.sampling_params(SamplingConfig(), 0).stop is None
+    assert engine.sampling_params(Row([1], 0, 1), Decoding()).stop is None
+    assert engine.sampling_params(Row([1], 0, 1), Decoding(logprobs=True)).logprobs == 0
 
 
 def test_generate_one_params_per_request_and_sample(fake_vllm):
@@ -113,7 +120,7 @@ def test_generate_one_params_per_request_and_sample(fake_vllm):
     requests = [Request("chat", CHAT, (1, 3)), Request("plain", "2+2=", (0,))]
     backend.generate(
         requests,
-        SamplingConfig(temperature=1.0, seed=100, max_tokens=3),
+        SamplingConfig(temperature=1.0, seed=100, max_tokens=50),
         lambda r, c: out.__setitem__((r.key, c.sample), c),
     )
     prompts, params = FakeLLM.instances[-1].calls[0]
@@ -122,8 +129,9 @@ def test_generate_one_params_per_request_and_sample(fake_vllm):
     # tokenizer's special tokens (BOS), as the HF backend encodes them.
     assert prompts[0] == {"prompt_token_ids": [ord(c) for c in "<s>[user]hi[assistant]"]}
     assert prompts[2] == {"prompt_token_ids": [1] + [ord(c) for c in "2+2="]}
+    # The text is the tokens decoded, without the end-of-sequence token (counted among the tokens).
     assert out["chat", 3].text == "seed=103 t=1.0" and out["plain", 0].text == "seed=100 t=1.0"
-    assert all(c.finish_reason == "length" and c.tokens == 3 for c in out.values())
+    assert all(c.finish_reason == "stop" and c.tokens == len(c.text) + 1 for c in out.values())
 
 
 def test_greedy_generates_once_per_prompt(fake_vllm):

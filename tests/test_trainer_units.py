@@ -13,7 +13,6 @@ from prime_train.checkpoint import STATE_FILE, complete_checkpoints
 from prime_train.config import ConfigError, DataConfig, RolloutConfig, load_config, parse_overrides, resolve_recipe
 from prime_train.data import PromptItem, PromptSource, load_prompts
 from prime_train.evaluation import eval_command, headline_scores
-from prime_train.rollout import cut_at_eos
 from prime_train.verify_rollouts import Group, distance_to_band, keeps
 
 # -- config ---------------------------------------------------------------------------------------------------------
@@ -134,14 +133,6 @@ def test_jsonl_prompts_with_messages_and_errors(tmp_path):
 
 
 # -- rollouts, batches, filter --------------------------------------------------------------------------------------
-
-
-def test_cut_at_eos_keeps_the_eos_and_flags_truncation():
-    assert cut_at_eos([5, 6, 2, 0, 0], [2], 5).ids == [5, 6, 2]
-    assert not cut_at_eos([5, 6, 2, 0, 0], [2], 5).truncated
-    assert cut_at_eos([5, 9, 6], [2, 9], 3).ids == [5, 9]  # any of several EOS ids
-    cut = cut_at_eos([5, 6, 7], [2], 3)
-    assert cut.ids == [5, 6, 7] and cut.truncated
 
 
 def test_build_batch_masks_exactly_the_response_tokens():

@@ -40,6 +40,9 @@ class Request:
     prompt: Prompt
     samples: tuple[int, ...]  # indices among the n samples, e.g. (0, 1, 2, 3)
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"benchmark": "math500", "id": "..."} for `file`
+    # This request's own new-token limit, where it differs from the call's SamplingConfig (the runner pools every
+    # benchmark's prompts into one call, each benchmark with its own limit).
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class Backend(Protocol):
         ...
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig, on_completion: OnCompletion) -> None:
-        """Produce every requested sample of every request, calling ``on_completion`` for each."""
+        """Produce every requested sample of every request, calling ``on_completion`` for each. A request's own
+        ``max_tokens``, where set, replaces ``sampling.max_tokens`` for it."""
         ...
 
     def close(self) -> None: ...

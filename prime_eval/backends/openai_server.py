@@ -111,7 +111,7 @@ class OpenAIBackend:
             "seed": sampling.seed + j,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
-            "max_tokens": sampling.max_tokens,
+            "max_tokens": request.max_tokens or sampling.max_tokens,
         }
         if sampling.stop:
             body["stop"] = list(sampling.stop)

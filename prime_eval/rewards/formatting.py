@@ -17,16 +17,14 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
+# The reward models and their CLIs take the one device/dtype vocabulary from here.
+from ..device import DEVICES_HELP, DTYPES, resolve_device, resolve_dtype  # noqa: F401
 from ..scoring import InputError
 from .steps import step_end_tokens
 
 Format = Literal["auto", "chat", "plain"]
 FORMATS: tuple[str, ...] = ("auto", "chat", "plain")
 PADDING_SIDES: tuple[str, ...] = ("right", "left")
-DEVICES_HELP = "auto (cuda if available), cpu, cuda, cuda:1, ..."
-_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-           "float16": "float16", "fp16": "float16"}  # fmt: skip
-DTYPES: tuple[str, ...] = ("auto", *_DTYPES)
 # Stands in for the response when the chat template is rendered, to find the text it writes around a reply.
 _SENTINEL = "\u2063prime-response\u2063"
 
@@ -195,31 +193,6 @@ def load_tokenizer(path: str, what: str) -> Any:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"cannot load the tokenizer of {what} {path!r}: {_first_line(exc)}") from exc
-
-
-def resolve_device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"--device {name!r}: {_first_line(exc)}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {name!r}: CUDA is not available here")
-    return device
-
-
-def resolve_dtype(name: str, device: Any) -> Any:
-    """``auto``: bfloat16 on a GPU (as the reference scripts), float32 on CPU (where bf16 matmuls are slow)."""
-    import torch
-
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in _DTYPES:
-        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return getattr(torch, _DTYPES[name])
 
 
 def load_model(
