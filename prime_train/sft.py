@@ -160,19 +160,12 @@ def _lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def run_sft(config: SFTConfig) -> Path:
     """Train and save a Hugging Face folder (model, tokenizer, ``sft.json``) in ``config.output``; returns it."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from prime_eval.device import resolve_device
     from prime_eval.prompts import PromptTemplate
 
     if config.threads:
@@ -194,7 +187,7 @@ def run_sft(config: SFTConfig) -> Path:
     total = config.steps or max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
     warmup = max(1, round(config.warmup_ratio * total))
 
-    device = _device(config.device)
+    device = resolve_device(config.device)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
