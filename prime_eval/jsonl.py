@@ -1,4 +1,4 @@
 """Moved to :mod:`prime_common.jsonl`, the one module for JSON on disk; this name stays until its last importers
 (``prime_eval/runner.py``, ``scoring.py``) import from there."""
 
-from prime_common.jsonl import Appender, input_lines, read_input_bytes, read_repairing  # noqa: F401
+from prime_common.jsonl import *  # noqa: F403

@@ -1,12 +1,4 @@
 """Moved to :mod:`prime_common.jsonl`, the one module for JSON on disk; this name stays until its last importers
 (``prime_eval/runner.py``, ``scoring.py``, ``report/cli.py``) import from there."""
 
-from prime_common.jsonl import (  # noqa: F401
-    OutputError,
-    json_document,
-    json_line,
-    os_error,
-    prepare_output_dir,
-    prepare_output_file,
-    write_atomic,
-)
+from prime_common.jsonl import *  # noqa: F403
