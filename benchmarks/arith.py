@@ -21,6 +21,8 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prime_common.errors import UserError
+
 VERSION = "1"
 SPLITS = ("train", "test")
 TEST_ONE_IN = 8  # 1/8 of the problem space is test-only
@@ -31,7 +33,7 @@ OPERATORS = "+-*"
 _MAX_MISSES = 5000
 
 
-class ArithError(ValueError):
+class ArithError(UserError, ValueError):
     """Parameters that cannot produce the requested problems: a message for the user."""
 
 

@@ -103,6 +103,17 @@ def build(cls: type[T], raw: Any, where: str = "") -> T:
     return cls(**kwargs)
 
 
+def load(cls: type[T], path: Path | None, given: dict[str, Any], base: dict[str, Any] | None = None) -> T:
+    """``cls`` from ``base`` (a preset), then the settings file at ``path``, then ``given`` (the command line)."""
+    return build(cls, merge(merge(base or {}, read_settings(path) if path is not None else {}), given))
+
+
+def given(source: Any, cls: type) -> dict[str, Any]:
+    """The values of ``cls``'s fields that an argparse namespace (or any object) holds, ``None`` being not given."""
+    values = {f.name: getattr(source, f.name, None) for f in dataclasses.fields(cls)}
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """``--section.key value`` / ``--section.key=value`` pairs as a nested dict; values are read as YAML scalars
     (``--prm.enabled false``, ``--eval.benchmarks arith,math500``) and dashes in names as underscores."""

@@ -3,14 +3,11 @@ of precedence (flags win)."""
 
 from __future__ import annotations
 
-import math
-import types
-import typing
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from prime_common.typed_config import ConfigError, load, read_settings, suggest
 
 PAPER_MATH = "aime24,amc,math500,minerva_math,olympiadbench"
 
@@ -50,10 +47,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class ConfigError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class RunConfig:
     model: str = ""
@@ -86,61 +79,13 @@ class RunConfig:
 
 def build_config(flags: dict[str, Any], config_file: Path | None = None) -> RunConfig:
     """Preset, then the YAML file, then explicit flags (``None`` means "not given")."""
-    merged: dict[str, Any] = {}
-    file_values: dict[str, Any] = {}
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"--config {config_file}: no such file")
-        loaded = yaml.safe_load(config_file.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--config {config_file}: expected a mapping of settings")
-        file_values = loaded
-    preset = flags.get("preset") or file_values.get("preset")
-    if preset:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        merged.update(PRESETS[preset], preset=preset)
-    merged.update(file_values)
-    merged.update({k: v for k, v in flags.items() if v is not None})
-    known = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(merged) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    config = replace(RunConfig(), **{k: _typed(k, v) for k, v in merged.items()})
+    flags = {k: v for k, v in flags.items() if v is not None}
+    preset = flags.get("preset") or (read_settings(config_file) if config_file is not None else {}).get("preset")
+    if preset is not None and str(preset) not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}{suggest(str(preset), list(PRESETS))}")
+    config = load(RunConfig, config_file, flags, {**PRESETS[str(preset)], "preset": preset} if preset else {})
     _validate(config)
     return config
-
-
-_HINTS = typing.get_type_hints(RunConfig)
-
-
-def _typed(name: str, value: Any) -> Any:
-    """``value`` as the type ``name`` declares (YAML may give ``"0.6"`` or ``1`` for a float), or a ConfigError: a
-    wrong type must fail here, in one line, not as a TypeError deep in a run. Numbers must be finite (NaN passes
-    every range check after this one)."""
-    hint = _HINTS[name]
-    optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    allowed = typing.get_args(hint) if optional else (hint,)
-    if value is None and type(None) in allowed:
-        return None
-    for kind in (int, float):
-        if kind in allowed:
-            try:
-                number = kind(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-            except ValueError:
-                number = None
-            if (
-                number is None
-                or not math.isfinite(number)
-                or (kind is int and isinstance(value, float) and number != value)
-            ):
-                raise ConfigError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {value!r}")
-            return number
-    wanted = next(t for t in allowed if t is not type(None))
-    origin = typing.get_origin(wanted) or wanted
-    if not isinstance(value, origin):
-        raise ConfigError(f"{name}: expected {origin.__name__}, got {value!r}")
-    return value
 
 
 def _validate(c: RunConfig) -> None:

@@ -14,10 +14,12 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from prime_common.errors import UserError, report
+from prime_common.typed_config import ConfigError, changes, parse_overrides
 from prime_eval.arg_types import positive_int
 
 from . import __version__
-from .config import ConfigError, load_config, parse_overrides, setting_changes
+from .config import load_config
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -74,19 +76,15 @@ def _train(argv: list[str]) -> int:
 def _check_models(cfg) -> None:
     """A missing or unloadable model is one line before anything starts, not tracebacks from every process."""
     from prime_eval.rewards.formatting import check_model_path, load_tokenizer
-    from prime_eval.scoring import InputError
 
     m = cfg.model
-    try:
-        for key in ("prm", "reference"):
-            if getattr(m, key):
-                check_model_path(getattr(m, key), f"model.{key}")
-        if m.policy and not m.trust_remote_code:  # a remote-code tokenizer is the trainer's to load
-            load_tokenizer(m.policy, "model.policy")
-        elif m.policy:
-            check_model_path(m.policy, "model.policy")
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
+    for key in ("prm", "reference"):
+        if getattr(m, key):
+            check_model_path(getattr(m, key), f"model.{key}")
+    if m.policy and not m.trust_remote_code:  # a remote-code tokenizer is the trainer's to load
+        load_tokenizer(m.policy, "model.policy")
+    elif m.policy:
+        check_model_path(m.policy, "model.policy")
 
 
 def _check_resume(cfg, out: Path) -> None:
@@ -102,7 +100,7 @@ def _check_resume(cfg, out: Path) -> None:
     before = load_config(None, yaml.safe_load(saved.read_text(encoding="utf-8"))).to_dict()
     current = cfg.to_dict()
     keep = [k for k in current if k not in _RESUMABLE_CHANGES]
-    changed = setting_changes({k: before.get(k) for k in keep}, {k: current[k] for k in keep})
+    changed = changes({k: before.get(k) for k in keep}, {k: current[k] for k in keep})
     if changed:
         raise ConfigError(
             f"--resume: settings differ from the run in {out}: {'; '.join(changed)}; "
@@ -151,19 +149,12 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from prime_eval.output_files import OutputError
-
     argv = sys.argv[1:] if argv is None else argv
+    sub = argv[0] if argv and argv[0] in _SUBCOMMANDS else None
     try:
-        if argv and argv[0] in _SUBCOMMANDS:
-            return _subcommand(argv[0], argv[1:])
-        return _train(argv)
-    except ConfigError as exc:
-        print(f"prime-train: {exc}", file=sys.stderr)
-        return 2
-    except (OutputError, OSError) as exc:  # an environment fault (busy or unwritable output, full disk)
-        print(f"prime-train: error: {exc}", file=sys.stderr)
-        return 1
+        return _subcommand(sub, argv[1:]) if sub else _train(argv)
+    except (UserError, OSError) as exc:  # OSError: an environment fault (unwritable output, full disk)
+        return report(f"prime-train {sub}" if sub else "prime-train", exc)
 
 
 if __name__ == "__main__":

@@ -8,19 +8,14 @@ otherwise train with the default and look like a result.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
-import yaml
+from prime_common.typed_config import ConfigError, build, merge, read_settings, suggest
+from prime_common.typed_config import parse_overrides as parse_overrides  # the trainer's CLI and tests read it here
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
-
-
-class ConfigError(ValueError):
-    """A bad recipe or override: a one-line message for the user."""
 
 
 @dataclass
@@ -195,103 +190,6 @@ class TrainConfig:
             raise ConfigError("save_every and max_steps must be at least 1")
 
 
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = get_origin(hint)
-    args = [a for a in get_args(hint) if a is not type(None)]
-    if value is None:
-        if type(None) in get_args(hint):
-            return None
-        raise ConfigError(f"{where} may not be null")
-    if origin is Literal:
-        if value not in get_args(hint):
-            raise ConfigError(f"{where} must be one of {', '.join(map(str, get_args(hint)))}, got {value!r}")
-        return value
-    if origin is not None and len(args) == 1 and origin is not list and origin is not dict:  # Optional[X]
-        return _coerce(value, args[0], where)
-    if origin is list:
-        if not isinstance(value, list):
-            value = [v.strip() for v in str(value).split(",") if v.strip()]
-        return list(value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint in (int, float):
-        if hint is float and isinstance(value, str):
-            value = _float_text(value)  # YAML 1.1 reads 1e-4 (no dot) as text; Python's float() reads it all
-        # NaN and infinities pass range checks such as "temperature <= 0" and then poison the run.
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be {'an integer' if hint is int else 'a number'}, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{where} must be finite, got {value!r}")
-        if hint is int and value != int(value):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return hint(value)
-    if hint is str:
-        if isinstance(value, (dict, list, bool)):
-            raise ConfigError(f"{where} must be text, got {value!r}")
-        return str(value)
-    return value
-
-
-def _float_text(text: str) -> float | str:
-    """``text`` as a float when it spells one (``1e-4``, ``5E-7``, ``.5``, ``1_000.0``), else unchanged."""
-    try:
-        return float(text.strip())
-    except ValueError:
-        return text
-
-
-def setting_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[str]:
-    """Every leaf setting that differs, as ``section.key: old -> new`` (a resume names what changed)."""
-    out = []
-    for key in sorted(set(before) | set(after)):
-        old, new = before.get(key), after.get(key)
-        path = f"{prefix}{key}"
-        if isinstance(old, dict) and isinstance(new, dict):
-            out += setting_changes(old, new, path + ".")
-        elif old != new:
-            out.append(f"{path}: {old!r} -> {new!r}")
-    return out
-
-
-def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where or 'the recipe'} must be a mapping, got {raw!r}")
-    hints = get_type_hints(cls)
-    known = [f.name for f in fields(cls)]
-    kwargs = {}
-    for key, value in raw.items():
-        path = f"{where}.{key}" if where else key
-        if key not in known:
-            raise ConfigError(f"unknown setting {path!r}{_suggest(key, known)}")
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value or {}, path)
-        else:
-            kwargs[key] = _coerce(value, hint, path)
-    return cls(**kwargs)
-
-
-def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.replace("-", "_").split(".")
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--{dotted}: {part!r} is a value, not a section")
-    node[parts[-1]] = value
-
-
 def resolve_recipe(name_or_path: str) -> Path:
     """A recipe file: a path, or the name of a packaged recipe (``tiny-cpu``, ``eurus2-7b-prime``...)."""
     path = Path(name_or_path)
@@ -301,66 +199,10 @@ def resolve_recipe(name_or_path: str) -> Path:
     if packaged.is_file():
         return packaged
     names = sorted(p.stem.replace("_", "-") for p in RECIPES_DIR.glob("*.yaml"))
-    raise ConfigError(f"no recipe file or packaged recipe {name_or_path!r}{_suggest(name_or_path, names)}")
-
-
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """``--section.key value`` / ``--section.key=value`` pairs as a nested dict; values are read as YAML scalars
-    (``--prm.enabled false``, ``--eval.benchmarks arith,math500``)."""
-    tree: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--") or arg == "--":
-            raise ConfigError(f"unexpected argument {arg!r}; settings are given as --section.key value")
-        key, eq, text = arg[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                raise ConfigError(f"--{key} needs a value")
-            text = args[i + 1]
-            i += 1
-        i += 1
-        _set_path(tree, key, yaml.safe_load(text) if text != "" else "")
-    return tree
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+    raise ConfigError(f"no recipe file or packaged recipe {name_or_path!r}{suggest(name_or_path, names)}")
 
 
 def load_config(recipe: str | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """The recipe (file or packaged name), then ``overrides`` on top."""
-    raw: dict[str, Any] = {}
-    if recipe:
-        raw = read_recipe(resolve_recipe(recipe))
-    return _build(TrainConfig, _merge(raw, overrides or {}), "")
-
-
-def read_recipe(path: Path) -> dict[str, Any]:
-    """A recipe file's settings; any fault in the file is one line naming it."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = exc.object[: exc.start]
-        line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
-        where = f"{path}:{line}:{column}"
-        raise ConfigError(f"{where}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: a recipe is a mapping of settings (section: {{key: value}}), got {type(raw).__name__}"
-        )
-    return raw
+    raw = read_settings(resolve_recipe(recipe), "recipe") if recipe else {}
+    return build(TrainConfig, merge(raw, overrides or {}))

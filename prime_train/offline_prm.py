@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import random
-import sys
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -342,46 +341,43 @@ def run_prm_training(settings: PRMTrainSettings, progress: bool = True) -> PRMTr
 
 
 def add_prm_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``prime-train prm``."""
-    d = PRMTrainSettings("", "", "")
-    parser.add_argument("--data", required=True, type=Path, help="JSONL rows: prompt, response, label in [0, 1]")
-    parser.add_argument("--model", required=True, help="initial PRM: Hugging Face id or local folder")
-    parser.add_argument("--ref-model", default=None, help="frozen reference (default: the initial PRM itself)")
-    parser.add_argument("--output", required=True, type=Path, help="folder for the trained PRM and its logs")
-    parser.add_argument("--objective", choices=("ce", "dpo"), default=d.objective, help="loss (default ce)")
-    parser.add_argument("--beta", type=float, default=d.beta, help="scale of the summed log-ratio (default 0.05)")
-    parser.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate (default 5e-7)")
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows (ce) or pairs (dpo) per step")
-    parser.add_argument("--micro-batch-size", type=int, default=d.micro_batch_size, help="rows or pairs per forward")
-    parser.add_argument("--max-length", type=int, default=d.max_length, help="tokens; longer responses are cut")
-    parser.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (default 10)")
-    parser.add_argument("--max-pairs-per-prompt", type=int, default=d.max_pairs_per_prompt, help="dpo only")
-    parser.add_argument("--seed", type=int, default=d.seed, help="shuffling and pair sampling")
-    parser.add_argument("--device", default=d.device, help="auto (cuda if available), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default=d.dtype, help="the PRM's weights")
-    parser.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
+    """The options of ``prime-train prm``: one per ``PRMTrainSettings`` field; a flag not given is ``None``, so the
+    value of ``--config`` (or the field's default) holds. ``data``, ``model`` and ``output`` are required."""
+    parser.add_argument("--config", type=Path, help="YAML file of these settings (key: value); flags override it")
+    parser.add_argument("--data", help="JSONL rows: prompt, response, label in [0, 1]")
+    parser.add_argument("--model", help="initial PRM: Hugging Face id or local folder")
+    parser.add_argument("--ref-model", help="frozen reference (default: the initial PRM itself)")
+    parser.add_argument("--output", help="folder for the trained PRM and its logs")
+    parser.add_argument("--objective", choices=("ce", "dpo"), help="loss (default ce)")
+    parser.add_argument("--beta", type=float, help="scale of the summed log-ratio (default 0.05)")
+    parser.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-7)")
+    parser.add_argument("--epochs", type=int, help="default 1")
+    parser.add_argument("--batch-size", type=int, help="rows (ce) or pairs (dpo) per step (default 64)")
+    parser.add_argument("--micro-batch-size", type=int, help="rows or pairs per forward (default 1)")
+    parser.add_argument("--max-length", type=int, help="tokens; longer responses are cut (default 4096)")
+    parser.add_argument("--grad-clip", type=float, help="max gradient norm (default 10)")
+    parser.add_argument("--max-pairs-per-prompt", type=int, help="dpo only (default 8)")
+    parser.add_argument("--seed", type=int, help="shuffling and pair sampling (default 0)")
+    parser.add_argument("--device", help="auto (default: cuda if available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="the PRM's weights (default float32)")
+    parser.add_argument("--gradient-checkpointing", action="store_true", default=None, help="trade compute for memory")
     parser.add_argument(
         "--format",
         choices=("auto", "chat", "plain"),
-        default=d.format,
         help="as ImplicitPRM's --format: auto (default) uses the chat template when the tokenizer has one",
     )
-    parser.add_argument("--prompt-field", default=d.prompt_field)
-    parser.add_argument("--response-field", default=d.response_field)
-    parser.add_argument("--label-field", default=d.label_field)
+    parser.add_argument("--prompt-field", help="default prompt")
+    parser.add_argument("--response-field", help="default response")
+    parser.add_argument("--label-field", help="default label")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_prm(args: argparse.Namespace) -> int:
-    """Run ``prime-train prm``; user errors are printed (no traceback) and give exit status 2."""
-    fields = {k: getattr(args, k) for k in PRMTrainSettings.__dataclass_fields__ if hasattr(args, k)}
-    settings = PRMTrainSettings(**{**fields, "data": str(args.data), "output": str(args.output)})
-    try:
-        result = run_prm_training(settings, progress=not args.quiet)
-    except InputError as exc:
-        print(f"prime-train prm: error: {exc}", file=sys.stderr)
-        return 2
+    """Run ``prime-train prm``; a bad setting or file raises a ``UserError`` (``prime-train``'s main prints it)."""
+    from prime_common.typed_config import given, load
+
+    settings = load(PRMTrainSettings, getattr(args, "config", None), given(args, PRMTrainSettings))
+    result = run_prm_training(settings, progress=not args.quiet)
     print(f"{result.optimizer_steps} steps, loss {result.first_loss:.4f} -> {result.last_loss:.4f}"
           + (f", {result.truncated} responses cut at --max-length" if result.truncated else ""))  # fmt: skip
     print(f"wrote {args.output} (score it with the reference {settings.ref_model or settings.model})")

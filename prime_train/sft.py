@@ -16,14 +16,16 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from prime_common.errors import UserError
 
 IGNORE = -100  # the label torch's cross-entropy skips
 
 
-class SFTError(ValueError):
+class SFTError(UserError, ValueError):
     """Settings or data that SFT cannot use: a message for the user."""
 
 
@@ -253,44 +255,41 @@ def _bar(total: int, show: bool):
 
 
 def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
-    """``prime-train sft`` flags: one per SFTConfig field, same names with dashes."""
-    defaults = SFTConfig(model="", output="")
-    parser.add_argument("--model", required=True, help="model folder (e.g. from build_tiny_model) or Hub id")
-    parser.add_argument("--output", required=True, help="folder for the fine-tuned model, tokenizer and sft.json")
-    parser.add_argument("--benchmark", default=defaults.benchmark, help="whose worked solutions (default arith)")
-    parser.add_argument("--split", default=defaults.split, help="split of a generated benchmark (default train)")
-    parser.add_argument("--examples", type=int, default=defaults.examples, help="problems to train on")
-    parser.add_argument("--data-seed", type=int, default=defaults.data_seed, help="which problems (generated data)")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="optimizer steps (0: --epochs passes)")
-    parser.add_argument("--epochs", type=float, default=defaults.epochs)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio)
-    parser.add_argument("--min-lr-ratio", type=float, default=defaults.min_lr_ratio, help="cosine floor, x lr")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--max-length", type=int, default=defaults.max_length, help="longer examples are dropped")
-    parser.add_argument("--answer-only-fraction", type=float, default=defaults.answer_only_fraction,
+    """``prime-train sft`` flags: one per SFTConfig field, same names with dashes; a flag not given is ``None``, so
+    the value of ``--config`` (or the field's default) holds."""
+    parser.add_argument("--config", type=Path, help="YAML file of these settings (key: value); flags override it")
+    parser.add_argument("--model", help="model folder (e.g. from build_tiny_model) or Hub id")
+    parser.add_argument("--output", help="folder for the fine-tuned model, tokenizer and sft.json")
+    parser.add_argument("--benchmark", help="whose worked solutions (default arith)")
+    parser.add_argument("--split", help="split of a generated benchmark (default train)")
+    parser.add_argument("--examples", type=int, help="problems to train on")
+    parser.add_argument("--data-seed", type=int, help="which problems (generated data)")
+    parser.add_argument("--steps", type=int, help="optimizer steps (0: --epochs passes)")
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--warmup-ratio", type=float)
+    parser.add_argument("--min-lr-ratio", type=float, help="cosine floor, x lr")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--max-length", type=int, help="longer examples are dropped")
+    parser.add_argument("--answer-only-fraction", type=float,
                         help="share of examples trained on the final \\boxed{answer} alone, without worked steps")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="data order")
-    parser.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"), default=None,
+    parser.add_argument("--seed", type=int, help="data order")
+    parser.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"),
                         help="default: the benchmark's prompt_mode (arith: chat, as prime-eval run)")  # fmt: skip
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a shared machine)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_sft(args: argparse.Namespace) -> int:
-    from benchmarks.loading import DataError
-    from benchmarks.registry import UnknownBenchmark
+    """Run ``prime-train sft``; a bad setting or file raises a ``UserError`` (``prime-train``'s main prints it)."""
+    from prime_common.typed_config import given, load
 
-    values = {f.name: getattr(args, f.name) for f in fields(SFTConfig) if hasattr(args, f.name)}
-    values["steps"] = values.get("steps") or None  # --steps 0: by epochs
-    values["progress"] = not args.quiet
-    try:
-        out = run_sft(SFTConfig(**values))
-    except (SFTError, DataError, UnknownBenchmark) as exc:
-        print(f"prime-train sft: error: {exc}", file=sys.stderr)
-        return 2
+    flags = {**given(args, SFTConfig), **({"progress": False} if args.quiet else {})}
+    if flags.get("steps") == 0:  # --steps 0: by epochs
+        flags["steps"] = None
+    out = run_sft(load(SFTConfig, getattr(args, "config", None), flags))
     report = json.loads((out / "sft.json").read_text())
     print(f"sft: {report['steps']} steps in {report['seconds']:.1f} s, loss {report['first_loss']:.3f} -> "
           f"{report['final_loss_mean10']:.3f} (mean of last 10); wrote {out}")  # fmt: skip

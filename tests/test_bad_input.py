@@ -292,7 +292,7 @@ def _train(args: list[str]) -> int:
 @pytest.mark.parametrize(
     "content, message",
     [
-        (b"- a\n- b\n", "a recipe is a mapping of settings (section: {key: value}), got list"),
+        (b"- a\n- b\n", "a recipe is a mapping of settings (key: value), got list"),
         (b"just text\n", "got str"),
         (b"seed: 1\nrollout: {temperature: \xff}\n", "recipe.yaml:2:24: not UTF-8 text (byte 0xff)"),
         (b"seed: 1\nrollout: [1,\n", "recipe.yaml:3:1: not valid YAML"),
@@ -341,19 +341,19 @@ def test_model_without_weights_leaves_no_config_behind(tmp_path, tiny_model):
     done = subprocess.run([sys.executable, "-m", "prime_train.cli", "--config", "tiny-cpu", "--model", str(model),
                            "--output-dir", str(run)], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 2
-    assert "Traceback" not in done.stderr and f"prime-train: cannot load model '{model}'" in done.stderr
+    assert "Traceback" not in done.stderr and f"prime-train: error: cannot load model '{model}'" in done.stderr
     assert not run.exists() and not (tmp_path / "run.lock").exists()
 
 
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("temperature: .nan\n", "temperature: expected a number, got nan"),
+        ("temperature: .nan\n", "temperature must be finite, got nan"),
         ("verify_workers: 0\n", "--verify-workers must be at least 1"),
         ("verify_timeout_s: -1\n", "verify_timeout_s must be positive"),
-        ("n: 2.5\n", "n: expected an integer, got 2.5"),
-        ("benchmarks: [aime24]\n", "benchmarks: expected str, got ['aime24']"),
-        ("backend_options: fast\n", "backend_options: expected dict, got 'fast'"),
+        ("n: 2.5\n", "n must be an integer, got 2.5"),
+        ("benchmarks: [aime24]\n", "benchmarks must be text, got ['aime24']"),
+        ("backend_options: fast\n", "backend_options must be a mapping, got 'fast'"),
     ],
 )
 def test_run_config_file_values_are_typed_and_finite(tmp_path, capsys, yaml_text, message):

@@ -228,15 +228,17 @@ def test_cli_trains_a_folder_that_implicit_prm_scores(tiny_model, tmp_path, caps
 
 
 def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
+    from prime_train.cli import main as train_main
+
     data = _write(tmp_path / "d.jsonl", [{"prompt": "p", "response": "r", "label": 2}])
-    args = _cli_args(["--data", str(data), "--model", "unused", "--output", str(tmp_path / "o")])
-    assert cmd_prm(args) == 2
+    argv = ["prm", "--data", str(data), "--model", "unused", "--output", str(tmp_path / "o")]
+    assert train_main(argv) == 2
     assert f"prime-train prm: error: {data}:1: 'label' must be a number in [0, 1]" in capsys.readouterr().err
-    args = _cli_args(["--data", str(data), "--model", "unused", "--output", str(tmp_path / "o"), "--lr", "0"])
-    assert cmd_prm(args) == 2
+    assert train_main([*argv, "--lr", "0"]) == 2
     assert "lr must be a positive number" in capsys.readouterr().err
     good = _write(tmp_path / "g.jsonl", [{"prompt": "p", "response": "r", "label": 1}])
-    args = _cli_args(["--data", str(good), "--model", "unused", "--output", str(tmp_path / "o"), "--device", "cud"])
-    assert cmd_prm(args) == 2 and "prime-train prm: error: --device 'cud'" in capsys.readouterr().err
-    args = _cli_args(["--data", str(good), "--model", str(tmp_path / "none"), "--output", str(tmp_path / "o")])
-    assert cmd_prm(args) == 2 and "no such model folder" in capsys.readouterr().err
+    argv = ["prm", "--data", str(good), "--model", "unused", "--output", str(tmp_path / "o")]
+    assert train_main([*argv, "--device", "cud"]) == 2
+    assert "prime-train prm: error: " in (err := capsys.readouterr().err) and "device 'cud'" in err
+    argv = ["prm", "--data", str(good), "--model", str(tmp_path / "none"), "--output", str(tmp_path / "o")]
+    assert train_main(argv) == 2 and "no such model folder" in capsys.readouterr().err

@@ -93,14 +93,13 @@ def test_sft_lowers_the_loss_and_writes_a_loadable_folder(arith_model, tmp_path)
 
 
 def test_user_errors_are_messages(tmp_path, capsys, arith_model):
-    parser = argparse.ArgumentParser()
-    add_sft_arguments(parser)
-    bad = parser.parse_args(["--model", str(arith_model), "--output", str(tmp_path / "o"), "--benchmark", "arth"])
-    assert cmd_sft(bad) == 2
+    from prime_train.cli import main as train_main
+
+    argv = ["sft", "--model", str(arith_model), "--output", str(tmp_path / "o"), "--benchmark"]
+    assert train_main([*argv, "arth"]) == 2
     assert "did you mean arith" in capsys.readouterr().err
-    code = parser.parse_args(["--model", str(arith_model), "--output", str(tmp_path / "o"), "--benchmark", "mbpp"])
-    assert cmd_sft(code) == 2
-    assert "worked solutions" in capsys.readouterr().err
+    assert train_main([*argv, "mbpp"]) == 2
+    assert "prime-train sft: error: " in (err := capsys.readouterr().err) and "worked solutions" in err
     with pytest.raises(ValueError, match="batch_size"):
         SFTConfig(model="m", output="o", batch_size=0)
 

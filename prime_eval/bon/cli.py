@@ -151,7 +151,7 @@ _GENERATE_ONLY = ("benchmark", "model", "backend", "model_args", "samples", "lim
 def _run_config(args: argparse.Namespace):
     """The harness settings of ``--generate`` (validated as ``prime-eval run`` validates them)."""
     from ..cli import _parse_model_args
-    from ..run_config import ConfigError, build_config
+    from ..run_config import build_config
     from ..scoring import InputError
     from .generate import GENERATION_DIR
 
@@ -166,10 +166,7 @@ def _run_config(args: argparse.Namespace):
     options = _parse_model_args(args.model_args)
     if options:
         flags["backend_options"] = options
-    try:
-        return build_config(flags)
-    except ConfigError as exc:
-        raise InputError(str(exc)) from exc
+    return build_config(flags)
 
 
 def _print(result: dict[str, Any]) -> None:

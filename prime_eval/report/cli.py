@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..output_files import OutputError, json_document, write_atomic
@@ -52,12 +51,8 @@ def write_report(report, out: Path) -> dict[str, Path]:
 def cmd_report(args: argparse.Namespace) -> int:
     from .build import build_report
 
-    try:
-        report = build_report(args.runs, args.references, compare=args.compare)
-        paths = write_report(report, args.output)
-    except ReportError as exc:
-        print(f"prime-eval report: error: {exc}", file=sys.stderr)
-        return 2
+    report = build_report(args.runs, args.references, compare=args.compare)
+    paths = write_report(report, args.output)
     for row in report.board.rows:
         if row.kind != "reference":
             averages = ", ".join(f"{k} {100 * a.mean:.1f}" if a else f"{k} —" for k, a in row.averages.items())
