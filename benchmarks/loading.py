@@ -212,7 +212,7 @@ def _problem(d: BenchmarkDef, row: dict[str, Any]) -> Problem:
             reference = lcb_task(row)
         else:
             reference = task_from_row(d.code_format, row, pid)
+        solution = gold_of(row, d.solution) if d.solution else None
     except KeyError as exc:
         raise DataError(f"{d.name}: a row has no field {exc} (fields: {', '.join(sorted(row))})") from exc
-    solution = gold_of(row, d.solution) if d.solution else None
     return Problem(d.name, pid, question, reference, {"solution": solution} if solution else {})

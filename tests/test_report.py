@@ -1,28 +1,65 @@
 """prime-eval report on real run folders: runs made by `prime-eval run --backend file` from responses whose
-verdicts are known, a training run folder with three evaluated checkpoints, and the clear errors."""
+verdicts are known, a training run folder with three evaluated checkpoints, and the clear errors.
+
+The runs score the paper's five math benchmarks on stand-in data: the generated ``arith`` problems written in each
+benchmark's own file layout (its definition's fields), read through the real loader with ``--data-dir``. So the
+report, its references and its averages are exercised without the shared benchmark files."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from benchmarks.loading import load_benchmark
-from benchmarks.registry import get_benchmark
+from benchmarks.registry import get_benchmark, groups
 from prime_eval.cli import main
 from prime_eval.report.build import build_report
 from prime_eval.report.compare import MCNEMAR, PERMUTATION
 from prime_eval.report.load import load_run
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
-
-MATH5 = ("aime24", "amc", "math500", "minerva_math", "olympiadbench")
+MATH5 = groups()["paper_math"].benchmarks
 LIMIT = 6
-WRONG = "-98765"
+WRONG = "-98765"  # never an arith gold
+
+
+def _field(expression: str) -> tuple[str, str]:
+    """("first", "final_answer") for "first(final_answer)", ("", "answer") for "answer"."""
+    func, _, arg = expression.rstrip(")").partition("(")
+    return (func, arg) if arg else ("", func)
+
+
+def stand_in_data(root: Path) -> Path:
+    """A data folder holding, for each paper math benchmark, arith test problems as rows of that benchmark's file:
+    its id and question fields, its solution and gold fields written so that the definition's expressions read
+    arith's back (the gold last: Minerva's is its solution's box), and whatever its filter keeps."""
+    arith = load_benchmark(get_benchmark("arith"), limit=30).problems
+    wrap = {"first": lambda v: [v], "boxed": lambda v: f"\\boxed{{{v}}}", "lstrip_zeros": str, "": str}
+    for name in MATH5:
+        d = get_benchmark(name)
+        rows = []
+        for p in arith:
+            row = {d.id_field: f"{name}-{p.id}", d.question_field: p.question}
+            if d.data.filter_field:
+                row[d.data.filter_field] = d.data.filter_contains[0]
+            for expression, value in ((d.solution, p.meta["solution"]), (d.gold, p.reference)):
+                func, field = _field(expression)
+                row[field] = wrap[func](value)
+            rows.append(row)
+        path = root / d.data.local
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+DATA = stand_in_data(Path(tempfile.mkdtemp(prefix="prime-report-data-")))
+atexit.register(shutil.rmtree, DATA, True)
 
 
 def problems(name: str, limit: int = LIMIT):
@@ -240,7 +277,6 @@ def test_compare_sampled_uses_permutation_test(runs, tmp_path):
 
 
 def test_compare_without_samples_falls_back_to_unpaired(runs, tmp_path):
-    import shutil
 
     copy = tmp_path / "nosamples"
     shutil.copytree(runs["new"], copy)
@@ -252,7 +288,6 @@ def test_compare_without_samples_falls_back_to_unpaired(runs, tmp_path):
 
 
 def test_same_folder_names_get_distinct_labels(runs, tmp_path):
-    import shutil
 
     for parent in ("a", "b"):
         shutil.copytree(runs["old"], tmp_path / parent / "run")

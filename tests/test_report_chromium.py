@@ -18,19 +18,16 @@ from pathlib import Path
 import pytest
 
 from prime_eval.cli import main
-from tests.test_report import DATA, MATH5, make_runs
+from tests.test_report import MATH5, make_runs
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 BROWSER = os.environ.get("PRIME_CHROMIUM") or next((b for p in BROWSERS if (b := shutil.which(p))), None)
 WINDOW = (1400, 3600)
 ARTIFACTS = Path(os.environ.get("PRIME_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts")
 
-pytestmark = [
-    pytest.mark.skipif(
-        BROWSER is None, reason="no chromium binary (scripts/install.sh installs it; or set PRIME_CHROMIUM)"
-    ),
-    pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present"),
-]
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="no chromium binary (scripts/install.sh installs it; or set PRIME_CHROMIUM)"
+)
 
 
 def _chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
