@@ -1,7 +1,8 @@
 """Every gold of the real benchmark files verifies against itself and against obvious rewrites of itself, and not
 against a wrong answer.
 
-The files live outside the repository (``<workspace>/shared/benchmarks``); the module is skipped without them.
+The files live outside the repository (``<workspace>/shared/benchmarks``); the module is skipped without them (the
+``shared_data`` fixture). A reference solution's gold is its last box, read as the loader reads Minerva's.
 Each test covers one benchmark and one variant, and lists every gold that fails in its assertion message.
 """
 
@@ -11,15 +12,14 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import pytest
 
+from benchmarks.boxes import last_box
+from benchmarks.local_data import data_dir
 from prime_eval.verify.math import MathVerifier, answer_key
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-if not BENCHMARKS.is_dir():
-    pytest.skip(f"benchmark files not found at {BENCHMARKS}", allow_module_level=True)
+pytestmark = pytest.mark.usefixtures("shared_data")
 
 VERIFIER = MathVerifier()
 _DOLLAR = re.compile(r"(?<!\\)\$")
@@ -43,26 +43,8 @@ class Gold:
         return f"{self.source}[{self.ident}] {self.gold!r}"
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}``/``\\fbox{...}`` of a reference solution (brace-matched)."""
-    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
-    for start in reversed(starts):
-        depth, i = 1, start
-        while i < len(text):
-            c = text[i]
-            if c == "\\":
-                i += 2
-                continue
-            depth += c == "{"
-            depth -= c == "}"
-            if depth == 0:
-                return text[start:i].strip()
-            i += 1
-    return None
-
-
 def _jsonl(relative: str) -> list[dict]:
-    with open(BENCHMARKS / relative, encoding="utf-8") as f:
+    with open(data_dir() / relative, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -83,12 +65,12 @@ def load(source: str) -> tuple[Gold, ...]:
     elif source == "math500":
         rows = [Gold(source, r["unique_id"], r["answer"]) for r in _jsonl("math500/test.jsonl")]
     elif source == "math500_solution":
-        rows = [Gold(source, r["unique_id"], last_boxed(r["solution"])) for r in _jsonl("math500/test.jsonl")]
+        rows = [Gold(source, r["unique_id"], last_box(r["solution"])) for r in _jsonl("math500/test.jsonl")]
     elif source == "math500_cleaned":
         cleaned = _cleaned_math500()
         rows = [Gold(source, ident, gold) for ident, (gold, _) in sorted(cleaned.items())]
     elif source == "minerva":
-        rows = [Gold(source, str(r["idx"]), last_boxed(r["solution"])) for r in _jsonl("minerva_math/test.jsonl")]
+        rows = [Gold(source, str(r["idx"]), last_box(r["solution"])) for r in _jsonl("minerva_math/test.jsonl")]
     elif source == "olympiadbench":
         rows = [
             Gold(source, str(r["id"]), r["final_answer"][0], r["unit"]) for r in _jsonl("olympiadbench/test.jsonl")
@@ -102,7 +84,7 @@ def load(source: str) -> tuple[Gold, ...]:
 @cache
 def _cleaned_math500() -> dict[str, tuple[str, str]]:
     """PRIME's cleaned MATH-500 gold and the original gold, by the original ``unique_id`` (joined on problem)."""
-    with open(BENCHMARKS / "math500/math_test_cleaned.json", encoding="utf-8") as f:
+    with open(data_dir() / "math500/math_test_cleaned.json", encoding="utf-8") as f:
         columns = json.load(f)
     original = {r["problem"]: r for r in _jsonl("math500/test.jsonl")}
     joined = {}
@@ -285,7 +267,7 @@ def test_math500_answer_matches_solution_box():
     rows = _jsonl("math500/test.jsonl")
     failures = []
     for r in rows:
-        box = last_boxed(r["solution"])
+        box = last_box(r["solution"])
         for response, gold in ((box, r["answer"]), (r["answer"], box)):
             ok, info = _verify(f"The answer is $\\boxed{{{response}}}$.", gold)
             if not ok:
