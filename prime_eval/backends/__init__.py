@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prime_common.registry import Registry
 from prime_eval.backends._deps import is_installed, missing_package_error
 from prime_eval.backends.base import (
     Backend,
@@ -15,7 +16,6 @@ from prime_eval.backends.base import (
     Request,
     SamplingConfig,
 )
-from prime_common.registry import Registry
 
 __all__ = [
     "Backend",
