@@ -6,14 +6,22 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
-from prime_train.batch import build_batch
-from prime_train.checkpoint import STATE_FILE, complete_checkpoints
-from prime_train.config import ConfigError, DataConfig, RolloutConfig, load_config, parse_overrides, resolve_recipe
-from prime_train.data import PromptItem, PromptSource, load_prompts
-from prime_train.evaluation import eval_command, headline_scores
-from prime_train.verify_rollouts import Group, distance_to_band, keeps
+torch = pytest.importorskip("torch")  # the batch tests build tensors; a CPU-only install without torch skips
+
+from prime_train.batch import build_batch  # noqa: E402
+from prime_train.checkpoint import STATE_FILE, complete_checkpoints  # noqa: E402
+from prime_train.config import (  # noqa: E402
+    ConfigError,
+    DataConfig,
+    RolloutConfig,
+    load_config,
+    parse_overrides,
+    resolve_recipe,
+)
+from prime_train.data import PromptItem, PromptSource, load_prompts  # noqa: E402
+from prime_train.evaluation import eval_command, headline_scores  # noqa: E402
+from prime_train.verify_rollouts import Group, distance_to_band, keeps  # noqa: E402
 
 # -- config ---------------------------------------------------------------------------------------------------------
 
