@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import torch
 
 from prime_eval.backends.base import prompt_token_ids
-from prime_eval.engines import Decoding, Engine, Row, generate_all
+from prime_eval.engines.base import Decoding, Engine, Row, generate_all
 
 from .config import RolloutConfig
 from .vllm_worker import WORKER_EXTENSION, policy_weights_file

@@ -8,7 +8,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from prime_eval.backends import BackendError, Request, SamplingConfig, get_backend
-from prime_eval.engines import Decoding, Row
+from prime_eval.engines.base import Decoding, Row
 
 CHAT = [{"role": "user", "content": "hi"}]
 

@@ -115,17 +115,16 @@ def test_cli_vllm_greedy_equals_hf_and_results_record_the_engine(model64, tmp_pa
 
 
 def _engine_vs_policy(rollout, policy, prompts: list[list[int]]) -> float:
-    """Largest |log-prob| gap over tokens the engine samples now, between the engine's and the policy's."""
-    params = vllm.SamplingParams(n=2, temperature=1.0, max_tokens=12, seed=3, logprobs=0)
-    outputs = rollout.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+    """Largest |log-prob| gap over tokens the rollout samples now, between the engine's and the policy's."""
+    groups = rollout.generate(prompts, 2, seed=3)
     worst = 0.0
     was_training = policy.training
     policy.eval()
     with torch.no_grad():
-        for prompt, output in zip(prompts, outputs):
-            for o in output.outputs:
-                gen = list(o.token_ids)
-                engine = torch.tensor([step[t].logprob for step, t in zip(o.logprobs, gen)], dtype=torch.float64)
+        for prompt, group in zip(prompts, groups):
+            for r in group:
+                gen = r.ids
+                engine = torch.tensor(r.logprobs, dtype=torch.float64)
                 logits = policy(torch.tensor([prompt + gen])).logits[0, len(prompt) - 1 : -1].double()
                 mine = torch.log_softmax(logits, -1).gather(-1, torch.tensor(gen)[:, None])[:, 0]
                 worst = max(worst, float((engine - mine).abs().max()))

@@ -1,7 +1,2 @@
 """Inference engines, one adapter each, shared by evaluation (``prime_eval.backends``) and the trainer's rollouts
-(``prime_train.rollout``): token ids in, token ids and their log-probs out. Text, prompts and files are the callers'
-business."""
-
-from prime_eval.engines.base import Decoding, Engine, Generated, Row, eos_token_ids, generate_all
-
-__all__ = ["Decoding", "Engine", "Generated", "Row", "eos_token_ids", "generate_all"]
+(``prime_train.rollout``): token ids in, token ids and their log-probs out. Text, prompts and files are the callers'."""
