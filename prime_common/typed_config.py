@@ -9,7 +9,6 @@ and look like a result. Every fault is a ``ConfigError``: one line naming the se
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -17,6 +16,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from .errors import UserError
+from .registry import closest
 
 T = TypeVar("T")
 _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -28,8 +28,8 @@ class ConfigError(UserError, ValueError):
 
 def suggest(key: str, known: list[str]) -> str:
     """What a message about an unknown ``key`` ends with: the closest known name, else all of them."""
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+    close = closest(key, known)
+    return f" (did you mean {close!r}?)" if close else f"; known: {', '.join(known)}"
 
 
 def coerce(value: Any, hint: Any, where: str) -> Any:
