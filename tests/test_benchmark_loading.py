@@ -104,3 +104,14 @@ def test_a_gold_box_is_the_last_box_alone_and_the_verifier_reads_the_same_gramma
     assert gold_of({"solution": "so $\\boxed{4}$, $\\boxed{5}$"}, "boxed(solution)") == "5"
     assert last_boxed("so $\\boxed{4}$, $\\boxed{5}$") == "4, 5"  # the verifier's policy joins the run
     assert gold_of({"solution": "no box"}, "boxed(solution)") == ""
+
+
+def test_the_paper_suite_named_elsewhere_is_the_group():
+    """run's default and presets and the runner's paper_average name the suite too: until they name the group,
+    they must list the same benchmarks."""
+    from prime_eval.run_config import PAPER_MATH
+    from prime_eval.runner import PAPER_BENCHMARKS
+
+    paper = groups()["paper_math"].benchmarks
+    assert tuple(d.name for d in parse_benchmark_list(PAPER_MATH)) == paper
+    assert tuple(PAPER_BENCHMARKS) == paper

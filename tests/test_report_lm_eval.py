@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 lm_eval = pytest.importorskip("lm_eval")
 
@@ -189,3 +190,24 @@ def test_a_folder_of_several_lm_eval_results_files_reads_every_task(tmp_path):
     assert sorted(run.benchmarks) == ["arc_easy", "gsm8k"]
     assert run.benchmarks["gsm8k"].score.mean == 0.4 and run.benchmarks["arc_easy"].score.mean == 0.5
     assert len(run.info["results_files"]) == 3
+
+
+def test_a_prime_group_runs_in_lm_eval_as_an_unweighted_group(tmp_path):
+    """``lm-eval-tasks --benchmarks paper_math`` writes the five tasks and the ``prime_paper_math`` group; lm-eval
+    runs the group and reports its mean over the members, each counted once as the paper counts them."""
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    names = write_task_dir(tmp_path / "tasks", "paper_math", data_dir=DATA)
+    assert names[-1] == "prime_paper_math" and len(names) == 6
+    group = yaml.safe_load((tmp_path / "tasks" / "prime_paper_math.yaml").read_text())
+    assert group["aggregate_metric_list"][0]["weight_by_size"] is False
+    # the stand-in data asks every benchmark arith's same problems: 2 of the first 6 right on each
+    answers = {
+        p.question: f"$\\boxed{{{p.reference if k % 3 == 0 else WRONG}}}$" for k, p in enumerate(problems("amc"))
+    }
+    results = lm_eval.simple_evaluate(
+        model=ScriptedLM(answers), tasks=["prime_paper_math"], limit=LIMIT, gen_kwargs="max_gen_toks=64",
+        task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
+    )  # fmt: skip
+    members = [results["results"][f"prime_{b}"]["acc,none"] for b in ("aime24", "amc", "math500")]
+    assert members == [2 / LIMIT] * 3
+    assert results["groups"]["prime_paper_math"]["acc,none"] == pytest.approx(2 / LIMIT)

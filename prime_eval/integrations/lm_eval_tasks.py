@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.loading import DataError, LoadedBenchmark, load_benchmark
-from benchmarks.registry import parse_benchmark_list, registry
+from benchmarks.registry import groups, parse_benchmark_list, registry
 
 from ..prompts import SUFFIXES
 
@@ -89,7 +89,8 @@ def _yaml(task: dict) -> str:
 def write_task_dir(
     out: Path, benchmarks: str | None = None, data_dir: Path | None = None, include_path: str | None = None
 ) -> list[str]:
-    """Write the tasks (all benchmarks by default) into ``out``; returns the task names."""
+    """Write the tasks (all benchmarks by default) into ``out``, and the groups all of whose members are there;
+    returns the task names, then the group names."""
     loaded, skipped = _load_all(benchmarks, data_dir, include_path)
     for reason in skipped:
         print(f"prime-eval lm-eval-tasks: warning: skipped, data unavailable: {reason}", file=sys.stderr)
@@ -106,4 +107,18 @@ def write_task_dir(
                 f.write(json.dumps(row) + "\n")
         (out / f"{task_name(d.name)}.yaml").write_text(_yaml(_task(lb)))
         names.append(task_name(d.name))
+    return names + _write_groups(out, names)
+
+
+def _write_groups(out: Path, written: list[str]) -> list[str]:
+    """prime's groups whose every member was written, as lm-eval groups (``--tasks prime_paper_math``): the
+    unweighted mean of the members, as the paper averages its benchmarks."""
+    names = []
+    for g in groups().values():
+        members = [task_name(b) for b in g.benchmarks]
+        if set(members) <= set(written):
+            group = {"group": task_name(g.name), "task": members, "metadata": {"version": 1.0},
+                     "aggregate_metric_list": [{"metric": "acc", "aggregation": "mean", "weight_by_size": False}]}  # fmt: skip
+            (out / f"{task_name(g.name)}.yaml").write_text(yaml.safe_dump(group, sort_keys=False))
+            names.append(task_name(g.name))
     return names
