@@ -8,6 +8,7 @@ and look like a result. Every fault is a ``ConfigError``: one line naming the se
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 from pathlib import Path
@@ -24,6 +25,14 @@ _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "o
 
 class ConfigError(UserError, ValueError):
     """A bad setting, settings file or override: a one-line message for the user."""
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "") -> Any:
+    """A dataclass field with its help text (TRL's ``field(metadata={"help": ...})``); a list or dict default is
+    copied for each instance. The help is what ``--help`` and the settings listings show."""
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 def suggest(key: str, known: list[str]) -> str:
@@ -112,6 +121,36 @@ def given(source: Any, cls: type) -> dict[str, Any]:
     """The values of ``cls``'s fields that an argparse namespace (or any object) holds, ``None`` being not given."""
     values = {f.name: getattr(source, f.name, None) for f in dataclasses.fields(cls)}
     return {k: v for k, v in values.items() if v is not None}
+
+
+def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """A ``--name-with-dashes`` flag per field of ``cls``, its help from the field. Values stay text (``None`` when
+    not given) for ``build`` to coerce, so a flag and a settings file are read by the same rules."""
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        hint = next((a for a in get_args(hint) if a is not type(None)), hint) if type(None) in get_args(hint) else hint
+        choices = get_args(hint) if get_origin(hint) is Literal else None
+        default = "" if f.default in (dataclasses.MISSING, None) else f" (default {f.default})"
+        flag = "--" + f.name.replace("_", "-")
+        options = {"help": f.metadata.get("help", "") + default, "default": None}
+        if hint is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **options)
+        else:
+            parser.add_argument(flag, choices=choices, **options)
+
+
+def settings_help(cls: type, prefix: str = "") -> list[str]:
+    """``section.key = default  # help`` for every field of ``cls`` and its sections, for a ``--help`` listing."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default_factory):  # a section
+            lines += settings_help(f.default_factory, f"{prefix}{f.name}.")
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        help_text = f.metadata.get("help")
+        lines.append(f"  {prefix}{f.name} = {default!r}" + (f"  # {help_text}" if help_text else ""))
+    return lines
 
 
 def parse_overrides(args: list[str]) -> dict[str, Any]:

@@ -1,13 +1,14 @@
-"""The settings of one evaluation run: flags, a YAML file (``--config``) and named presets, merged in that order
-of precedence (flags win)."""
+"""The settings of one evaluation run: a named preset, then a YAML file (``--config``), then the command line (its
+flags, and any setting as ``--key value`` or ``--section.key value``), later ones winning; typed by
+``prime_common.typed_config``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from prime_common.typed_config import ConfigError, load, read_settings, suggest
+from prime_common.typed_config import ConfigError, load, read_settings, setting, suggest
 
 PAPER_MATH = "aime24,amc,math500,minerva_math,olympiadbench"
 
@@ -55,15 +56,15 @@ class RunConfig:
     n: int = 1
     temperature: float = 0.0
     top_p: float = 1.0
-    max_tokens: int | None = None  # None: each benchmark's default
+    max_tokens: int | None = setting(None, "None: each benchmark's default")
     seed: int = 0
     limit: int | None = None
     output: str = ""
     prompt_mode: str = "chat"
     data_dir: str | None = None
-    include_path: str | None = None  # the user's benchmark definitions: a folder of YAML files, or one file
+    include_path: str | None = setting(None, "the user's benchmark definitions: a folder of YAML files, or one file")
     data_source: str = "auto"
-    backend_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"base_url": ..., "tensor_parallel_size": 2}
+    backend_options: dict[str, Any] = setting({}, "e.g. base_url, tensor_parallel_size (--backend_options.KEY VALUE)")
     verify_workers: int | None = None
     verify_timeout_s: float | None = None
     preset: str | None = None

@@ -15,18 +15,20 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from prime_common.errors import UserError, report
-from prime_common.typed_config import ConfigError, changes, parse_overrides
+from prime_common.typed_config import ConfigError, changes, parse_overrides, settings_help
 from prime_eval.arg_types import positive_int
 
 from . import __version__
-from .config import load_config
+from .config import TrainConfig, load_config
 
 
 def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prime-train",
-        description="PRIME RL training. Any setting of the recipe can be overridden as --section.key value "
+        description="PRIME RL training. Any setting of the recipe can be overridden as --section.key value\n"
         "(e.g. --rollout.samples_per_prompt 8 --prm.enabled false). Other commands: sft, prm, demo.",
+        epilog="settings, with the defaults a recipe changes:\n" + "\n".join(settings_help(TrainConfig)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"prime-train {__version__}")
     parser.add_argument("--config", help="recipe YAML, or a packaged recipe: tiny-cpu, eurus2-7b-prime, ...")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from prime_common.typed_config import ConfigError, build, merge, read_settings, suggest
+from prime_common.typed_config import ConfigError, build, merge, read_settings, setting, suggest
 from prime_common.typed_config import parse_overrides as parse_overrides  # the trainer's CLI and tests read it here
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
@@ -20,27 +20,29 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 
 @dataclass
 class ModelConfig:
-    policy: str = ""  # HF id or local path of the SFT checkpoint
-    prm: str | None = None  # implicit PRM init (default: the policy's checkpoint, as the paper does)
-    reference: str | None = None  # frozen reference (default: the policy's checkpoint)
-    dtype: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    policy: str = setting("", "HF id or local path of the SFT checkpoint")
+    prm: str | None = setting(None, "implicit PRM init (default: the policy's checkpoint, as the paper does)")
+    reference: str | None = setting(None, "frozen reference (default: the policy's checkpoint)")
+    dtype: Literal["auto", "bf16", "fp32"] = setting("auto", "auto: bf16 on GPU, fp32 on CPU")
     gradient_checkpointing: bool = False
     trust_remote_code: bool = False
 
 
 @dataclass
 class DataConfig:
-    benchmark: str | None = "arith"  # a registry benchmark (its train split where it has one) ...
+    benchmark: str | None = setting("arith", "a registry benchmark (its train split where it has one)")
     split: str = "train"
-    size: int | None = None  # generated benchmarks: how many training problems (default: the definition's size)
-    path: str | None = None  # ... or a JSONL file with question/gold fields (overrides benchmark)
+    size: int | None = setting(None, "generated benchmarks: how many training problems (default: the definition's)")
+    path: str | None = setting(None, "a JSONL file with question/gold fields instead of a benchmark")
     question_field: str = "question"
     gold_field: str = "gold"
-    messages_field: str | None = None  # rows carrying their own chat messages (used as is, no prompt template)
-    verifier: str = "math"  # math | code | "module:Class" (a picklable Verifier, for custom tasks)
-    # math only: "strict" pays only for marked answers (boxes, answer phrases, "####"/"A:" end markers), never for a
-    # value read from a bare last line or the final sentence (docs/verifier.md, "Extraction profiles")
-    extraction_profile: Literal["default", "strict"] = "default"
+    messages_field: str | None = setting(None, "rows' own chat messages (used as is, no prompt template)")
+    verifier: str = setting("math", 'math | code | "module:Class" (a picklable Verifier, for custom tasks)')
+    extraction_profile: Literal["default", "strict"] = setting(
+        "default",
+        'math only: "strict" pays only for marked answers (boxes, answer phrases, "####"/"A:" end markers), never '
+        'for a value read from a bare last line or the final sentence (docs/verifier.md, "Extraction profiles")',
+    )
     prompt_mode: Literal["prime", "prime_newlines", "chat", "plain"] = "chat"
     limit: int | None = None
     epochs: int = 1
@@ -55,12 +57,12 @@ class RolloutConfig:
     top_p: float = 1.0
     max_prompt_tokens: int = 1024
     max_new_tokens: int = 3072
-    batch_size: int = 64  # prompts per generate() call with the hf backend
-    oversample_factor: float = 1.0  # prompts drawn per filtering round, as a multiple of prompts_per_step
-    max_rounds: int = 8  # filtering rounds before a step trains on what it has
-    filter_low: float | None = 0.2  # accuracy band of kept groups; None switches the filter off
+    batch_size: int = setting(64, "prompts per generate() call with the hf backend")
+    oversample_factor: float = setting(1.0, "prompts drawn per filtering round, as a multiple of prompts_per_step")
+    max_rounds: int = setting(8, "filtering rounds before a step trains on what it has")
+    filter_low: float | None = setting(0.2, "accuracy band of kept groups; None switches the filter off")
     filter_high: float | None = 0.8
-    filter_truncated: bool = False  # drop a group when any response hit max_new_tokens (reference: off)
+    filter_truncated: bool = setting(False, "drop a group when any response hit max_new_tokens (reference: off)")
     verify_timeout_s: float = 10.0
     verify_workers: int | None = None
     vllm_gpu_memory_utilization: float = 0.4
@@ -71,17 +73,17 @@ class OptimConfig:
     lr: float = 5e-7
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    mini_batch_size: int = 256  # responses per optimizer step
-    micro_batch_size: int = 8  # responses per forward/backward on one process
+    mini_batch_size: int = setting(256, "responses per optimizer step")
+    micro_batch_size: int = setting(8, "responses per forward/backward on one process")
 
 
 @dataclass
 class PRMConfig:
-    enabled: bool = True  # False: outcome-only RLOO, the same trainer without process rewards
+    enabled: bool = setting(True, "False: outcome-only RLOO, the same trainer without process rewards")
     beta: float = 0.05
     loss: Literal["ce", "dpo"] = "ce"
-    update: Literal["after", "before", "none"] = (
-        "after"  # after = single forward (reference); before = update then score
+    update: Literal["after", "before", "none"] = setting(
+        "after", "after: one forward (reference); before: update, then score"
     )
     granularity: Literal["token", "whole"] = "token"
     norm: Literal["batch_norm", "none"] = "batch_norm"
@@ -96,7 +98,7 @@ class PRMConfig:
 class AlgorithmConfig:
     clip_eps: float = 0.2
     ppo_epochs: int = 1
-    advantage_variant: Literal["reference", "paper", "sequence"] = "reference"  # sequence: length-neutral baseline
+    advantage_variant: Literal["reference", "paper", "sequence"] = setting("reference", "sequence: length-neutral")
     gamma: float = 1.0
     process_coef: float = 1.0
     outcome_coef: float = 1.0
@@ -107,20 +109,20 @@ class AlgorithmConfig:
 class DeepSpeedConfig:
     zero_stage: int = 2
     offload_optimizer: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # merged into the DeepSpeed config dict as given
+    extra: dict[str, Any] = setting({}, "merged into the DeepSpeed config dict as given")
 
 
 @dataclass
 class EvalConfig:
-    benchmarks: list[str] = field(default_factory=list)  # empty: no checkpoint evaluation
+    benchmarks: list[str] = setting([], "empty: no checkpoint evaluation")
     limit: int | None = None
     n: int = 1
     temperature: float = 0.0
     max_tokens: int | None = None
-    prompt_mode: str | None = None  # default: data.prompt_mode, so evaluation sees the training prompts
+    prompt_mode: str | None = setting(None, "default: data.prompt_mode, so evaluation sees the training prompts")
     backend: str = "hf"
-    at_start: bool = True  # also score the initial policy, as step 0
-    extra_args: list[str] = field(default_factory=list)  # passed to `prime-eval run` as is
+    at_start: bool = setting(True, "also score the initial policy, as step 0")
+    extra_args: list[str] = setting([], "passed to `prime-eval run` as is")
 
 
 @dataclass
@@ -129,7 +131,7 @@ class TrainConfig:
     max_steps: int = 100
     seed: int = 0
     save_every: int = 10
-    keep_checkpoints: int | None = None  # None keeps all (each is scored); N keeps the newest N
+    keep_checkpoints: int | None = setting(None, "None keeps all (each is scored); N keeps the newest N")
     tensorboard: bool = True
     wandb_project: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from prime_common.typed_config import add_flags, setting
 from prime_eval.scoring import InputError, read_rows
 
 MAX_REPORTED_ERRORS = 10
@@ -43,27 +44,29 @@ MAX_REPORTED_ERRORS = 10
 class PRMTrainSettings:
     """Everything that determines a run; written to ``prm_training.json`` in the output folder."""
 
-    data: str
-    model: str
-    output: str
-    ref_model: str | None = None  # None: the initial PRM itself (PRIME initialises both from one SFT model)
-    objective: Literal["ce", "dpo"] = "ce"
-    beta: float = 0.05
-    lr: float = 5e-7
+    data: str = setting(help="JSONL rows: prompt, response, label in [0, 1]")
+    model: str = setting(help="initial PRM: Hugging Face id or local folder")
+    output: str = setting(help="folder for the trained PRM and its logs")
+    ref_model: str | None = setting(None, "frozen reference (default: the initial PRM, as PRIME initialises both)")
+    objective: Literal["ce", "dpo"] = setting("ce", "loss")
+    beta: float = setting(0.05, "scale of the summed log-ratio")
+    lr: float = setting(5e-7, "AdamW learning rate")
     epochs: int = 1
-    batch_size: int = 64  # rows (ce) or pairs (dpo) per optimizer step
-    micro_batch_size: int = 1  # rows (ce) or pairs (dpo) per forward; 1 as PRIME's PRM (long sequences)
-    max_length: int = 4096
-    grad_clip: float = 10.0
-    seed: int = 0
-    device: str = "auto"
-    dtype: Literal["float32", "bfloat16"] = "float32"  # the PRM's weights
-    gradient_checkpointing: bool = False
-    max_pairs_per_prompt: int = 8
+    batch_size: int = setting(64, "rows (ce) or pairs (dpo) per optimizer step")
+    micro_batch_size: int = setting(1, "rows (ce) or pairs (dpo) per forward; 1 as PRIME's PRM (long sequences)")
+    max_length: int = setting(4096, "tokens; longer responses are cut")
+    grad_clip: float = setting(10.0, "max gradient norm")
+    seed: int = setting(0, "shuffling and pair sampling")
+    device: str = setting("auto", "auto (cuda if available), cpu, cuda, cuda:1, ...")
+    dtype: Literal["float32", "bfloat16"] = setting("float32", "the PRM's weights")
+    gradient_checkpointing: bool = setting(False, "trade compute for memory")
+    max_pairs_per_prompt: int = setting(8, "dpo only")
     prompt_field: str = "prompt"
     response_field: str = "response"
     label_field: str = "label"
-    format: Literal["auto", "chat", "plain"] = "auto"  # as ImplicitPRM's: auto = chat template if there is one
+    format: Literal["auto", "chat", "plain"] = setting(
+        "auto", "as ImplicitPRM's --format: auto uses the chat template when the tokenizer has one"
+    )
 
     def check(self) -> None:
         if self.objective not in ("ce", "dpo"):
@@ -344,31 +347,7 @@ def add_prm_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``prime-train prm``: one per ``PRMTrainSettings`` field; a flag not given is ``None``, so the
     value of ``--config`` (or the field's default) holds. ``data``, ``model`` and ``output`` are required."""
     parser.add_argument("--config", type=Path, help="YAML file of these settings (key: value); flags override it")
-    parser.add_argument("--data", help="JSONL rows: prompt, response, label in [0, 1]")
-    parser.add_argument("--model", help="initial PRM: Hugging Face id or local folder")
-    parser.add_argument("--ref-model", help="frozen reference (default: the initial PRM itself)")
-    parser.add_argument("--output", help="folder for the trained PRM and its logs")
-    parser.add_argument("--objective", choices=("ce", "dpo"), help="loss (default ce)")
-    parser.add_argument("--beta", type=float, help="scale of the summed log-ratio (default 0.05)")
-    parser.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-7)")
-    parser.add_argument("--epochs", type=int, help="default 1")
-    parser.add_argument("--batch-size", type=int, help="rows (ce) or pairs (dpo) per step (default 64)")
-    parser.add_argument("--micro-batch-size", type=int, help="rows or pairs per forward (default 1)")
-    parser.add_argument("--max-length", type=int, help="tokens; longer responses are cut (default 4096)")
-    parser.add_argument("--grad-clip", type=float, help="max gradient norm (default 10)")
-    parser.add_argument("--max-pairs-per-prompt", type=int, help="dpo only (default 8)")
-    parser.add_argument("--seed", type=int, help="shuffling and pair sampling (default 0)")
-    parser.add_argument("--device", help="auto (default: cuda if available), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), help="the PRM's weights (default float32)")
-    parser.add_argument("--gradient-checkpointing", action="store_true", default=None, help="trade compute for memory")
-    parser.add_argument(
-        "--format",
-        choices=("auto", "chat", "plain"),
-        help="as ImplicitPRM's --format: auto (default) uses the chat template when the tokenizer has one",
-    )
-    parser.add_argument("--prompt-field", help="default prompt")
-    parser.add_argument("--response-field", help="default response")
-    parser.add_argument("--label-field", help="default label")
+    add_flags(parser, PRMTrainSettings)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

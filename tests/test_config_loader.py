@@ -100,7 +100,7 @@ def test_every_command_reads_every_spelling_as_its_type(command, tmp_path, hande
 MISSPELT = {
     "run": ({"temprature": 0.6}, "unknown setting 'temprature' (did you mean 'temperature'?)"),
     "train": ({"rollout": {"temprature": 0.6}}, "unknown setting 'rollout.temprature' (did you mean 'temperature'?)"),
-    "sft": ({"answer_only_fractoin": 0.5}, "unknown setting 'answer_only_fractoin' (did you mean 'answer_only_fraction'?)"),
+    "sft": ({"examlpes": 5}, "unknown setting 'examlpes' (did you mean 'examples'?)"),
     "prm": ({"bta": 0.1}, "unknown setting 'bta' (did you mean 'beta'?)"),
 }  # fmt: skip
 
@@ -129,8 +129,10 @@ def test_text_for_a_number_is_one_line(command, tmp_path, handed, capsys):
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err and not handed
 
 
-@pytest.mark.parametrize("text, message", [("nan", "must be finite"), ("1.5", "must be an integer"),
-                                           ("[1]", "must be an integer"), ("yes please", "must be an integer")])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, message", [("nan", "must be finite"), ("1.5", "must be an integer"), ("[1]", "must be an integer"),
+                      ("yes please", "must be an integer")],
+)  # fmt: skip
 def test_integers_refuse_what_is_no_integer(text, message, tmp_path, handed, capsys):
     assert _run(tmp_path, {"n": yaml.safe_load(text)}) == 2
     assert f"n {message}" in capsys.readouterr().err
@@ -168,3 +170,24 @@ def test_sft_and_prm_flags_win_over_the_file_and_the_file_over_defaults(tmp_path
 def test_a_setting_without_default_must_be_given(tmp_path, handed, capsys):
     assert train_main(["prm", "--model", "m", "--output", "o"]) == 2
     assert "prime-train prm: error: data is required" in capsys.readouterr().err and not handed
+
+
+def _leaves(tree: dict, prefix: str = "") -> list[str]:
+    """Every setting's dotted name; an empty mapping (deepspeed.extra) is a setting, not a section."""
+    nested = {
+        key: _leaves(v, f"{prefix}{key}.") if v and isinstance(v, dict) else [prefix + key] for key, v in tree.items()
+    }
+    return [name for names in nested.values() for name in names]
+
+
+def test_help_lists_every_setting_with_the_help_its_field_carries(capsys):
+    from prime_train.config import TrainConfig
+
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    listed = [line.split(" = ")[0].strip() for line in capsys.readouterr().out.splitlines() if " = " in line]
+    assert listed == _leaves(TrainConfig().to_dict())
+    with pytest.raises(SystemExit):
+        train_main(["prm", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--beta BETA scale of the summed log-ratio (default 0.05)" in out and "--no-gradient-checkpointing" in out
