@@ -81,6 +81,7 @@ PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
 PROC_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 # Where a run's program finds its sealed payload (see the module docstring).
 SEALED_FD = 3
+_HIGH_FD = 200  # where _program parks the descriptors it passes on while it moves them into place
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
@@ -270,16 +271,19 @@ def _set_limits(lim, namespaces):
         _limit(resource.RLIMIT_NPROC, lim["max_processes"])
 
 
-def _program(req, workdir, stdio, sealed, namespaces, fprog):
-    """The only process that runs untrusted code. Never returns."""
+def _program(req, workdir, stdio, passed, secret, namespaces, fprog):
+    """The only process that runs untrusted code: ``stdio`` on fds 0-2, ``passed`` from fd 3 on (the sealed
+    payload, or a helper's pipes), every other descriptor closed. Never returns."""
     code = 70
     try:
         os.setsid()
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        if sealed is not None:
-            os.dup2(sealed, SEALED_FD)
-        os.closerange(3 if sealed is None else SEALED_FD + 1, 1 << 16)
+        for i, fd in enumerate(passed):  # out of the way first: a source may sit where another goes
+            os.dup2(fd, _HIGH_FD + i)
+        for i in range(len(passed)):
+            os.dup2(_HIGH_FD + i, SEALED_FD + i)
+        os.closerange(SEALED_FD + len(passed), 1 << 16)
         os.chdir(workdir)
         # Non-dumpable while it set its run up: /proc/self then belongs to root, so dumpable again for the write.
         _prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
@@ -288,7 +292,7 @@ def _program(req, workdir, stdio, sealed, namespaces, fprog):
         oom = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         os.write(oom, b"1000")
         os.close(oom)
-        if sealed is not None:
+        if secret:
             # No other process of the box's uid may open its descriptors under /proc (fd 3 above all), nor its
             # memory once it has read the payload.
             _prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -337,7 +341,7 @@ def _exit_code(exc):
     return 1
 
 
-def _run(req, payload, stdio, failed_w, workdir, box):
+def _run(req, payload, stdio, passed, failed_w, workdir, box):
     """The forked process of one run: with --ns, pid 1 of the run's fresh pid namespace, which first makes the
     run's own mount and ipc namespaces and tree, then becomes the program. A failure of that setup is the box's,
     not the program's: its message goes to ``failed_w`` (closed with every other descriptor once the program
@@ -360,7 +364,9 @@ def _run(req, payload, stdio, failed_w, workdir, box):
             os.write(failed_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
         finally:
             os._exit(3)
-    _program(req, workdir, stdio, payload.sealed, box["namespaces"], box["fprog"])
+    secret = payload.sealed is not None and not passed
+    passed = passed or (() if payload.sealed is None else (payload.sealed,))
+    _program(req, workdir, stdio, passed, secret, box["namespaces"], box["fprog"])
 
 
 def _copy_file(src, path):
@@ -395,68 +401,85 @@ def _kill_group(pid):
         pass
 
 
-def _watch(pid, streams, outputs, lim, start):
-    """Watch the program until it exits, overruns its wall time or its output cap (then kill it), moving what it
-    writes on ``streams`` (its stdout and stderr pipes) into ``outputs`` (memory files) inside the kernel. The
-    report header: how it ended, and how many bytes of each output follow it."""
-    cap = lim["max_output_bytes"]
-    moved = dict.fromkeys(streams, 0)
-    sink = dict(zip(streams, outputs))
-    # Streams neither at their end nor over their cap. One at its end leaves the select set: it would be "ready"
-    # forever, and the loop would spin until the program it belongs to is reaped.
-    reading = set(streams)
+class _Output:
+    """A run's stdout and stderr: pipes whose bytes the runner moves into memory files by ``splice``, inside the
+    kernel, up to one byte past the cap."""
+
+    def __init__(self, streams, sinks, cap):
+        self.streams, self.cap = streams, cap
+        self.sink = dict(zip(streams, sinks))
+        self.moved = dict.fromkeys(streams, 0)
+        # Streams neither at their end nor over their cap. One at its end leaves the select set: it would be
+        # "ready" forever, and the loop would spin until the program it belongs to is reaped.
+        self.reading = set(streams)
+
+    def pump(self, fd, flags=0):
+        """Move what is there; a stream leaves ``reading`` at its end or once over its cap (then True)."""
+        count = os.splice(fd, self.sink[fd], min(1 << 16, self.cap + 1 - self.moved[fd]), flags=flags)
+        self.moved[fd] += count
+        if count and self.moved[fd] <= self.cap:
+            return False
+        self.reading.discard(fd)
+        return self.moved[fd] > self.cap
+
+    def drain(self):
+        """What is left once the run is over, without waiting for a writer that is still alive."""
+        for fd in list(self.reading):
+            try:
+                while fd in self.reading:
+                    self.pump(fd, os.SPLICE_F_NONBLOCK)
+            except BlockingIOError:
+                pass  # a process the program left behind still holds the stream open
+
+    def sizes(self):
+        """The report's fields for the bytes that follow it."""
+        out, err = (self.moved[fd] for fd in self.streams)
+        return {
+            "stdout_bytes": min(out, self.cap),
+            "stderr_bytes": min(err, self.cap),
+            "stdout_truncated": out > self.cap,
+            "stderr_truncated": err > self.cap,
+        }
+
+
+def serve_until(deadline, event, on_event, output):
+    """Move the run's output until ``on_event()`` (called when ``event`` is readable) returns True; None then, or
+    why the run must be stopped: "wall_time" past ``deadline``, "output" over the cap."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "wall_time"
+        ready, _, _ = select.select([event, *output.reading], [], [], left)
+        for fd in ready:
+            if fd is event:
+                if on_event():
+                    return None
+            elif output.pump(fd):
+                return "output"
+
+
+def _watch(pid, output, lim, start):
+    """Watch the program until it exits, overruns its wall time or its output cap (then kill it); the report
+    header: how it ended, and how many bytes of each output follow it."""
     pidfd = os.pidfd_open(pid)
     try:
-        deadline = start + lim["wall_time_s"]
-        stopped = None
-        exited = False
-        while not exited and not stopped:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                stopped = "wall_time"
-                break
-            ready, _, _ = select.select([pidfd, *reading], [], [], left)
-            for fd in ready:
-                if fd == pidfd:
-                    exited = True
-                elif _pump(fd, sink[fd], moved, reading, cap, 0):
-                    stopped = "output"
+        stopped = serve_until(start + lim["wall_time_s"], pidfd, lambda: True, output)
         if stopped:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     finally:
         os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
-    for fd in list(reading):
-        try:
-            while fd in reading:
-                _pump(fd, sink[fd], moved, reading, cap, os.SPLICE_F_NONBLOCK)
-        except BlockingIOError:
-            pass  # a process the program left behind still holds the stream open
-    out, err = (moved[fd] for fd in streams)
+    output.drain()
     return {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "stopped": stopped,
-        "stdout_bytes": min(out, cap),
-        "stderr_bytes": min(err, cap),
-        "stdout_truncated": out > cap,
-        "stderr_truncated": err > cap,
+        **output.sizes(),
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_memory_bytes": usage.ru_maxrss * 1024,
     }
-
-
-def _pump(fd, sink, moved, reading, cap, flags):
-    """Move what is there (up to one byte past the cap) into ``sink``; a stream leaves ``reading`` at its end or
-    once over its cap (then True)."""
-    count = os.splice(fd, sink, min(1 << 16, cap + 1 - moved[fd]), flags=flags)
-    moved[fd] += count
-    if count and moved[fd] <= cap:
-        return False
-    reading.discard(fd)
-    return moved[fd] > cap
 
 
 class _CompileCache:
@@ -514,9 +537,41 @@ def preload(modules):
     return {"preloaded": done}
 
 
+def _helpers(box):
+    """The box's helper processes (``_box_helpers.Helpers``, loaded from beside this file at first use)."""
+    if box["helpers"] is None:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_box_helpers.py")
+        spec = importlib.util.spec_from_file_location("_box_helpers", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        box["helpers"] = module.Helpers(sys.modules[__name__])
+    return box["helpers"]
+
+
+def fork_run(req, payload, stdio, passed, failed_w, workdir, box):
+    """Fork one program of a run (with --ns, pid 1 of a fresh pid namespace); its pid."""
+    if box["namespaces"]:
+        # This process stays where it is; its next child becomes pid 1 of a new pid namespace. The program is
+        # that child: no init process between them, the runner watches it. Every fork of this interpreter costs a
+        # copy of its page tables, and pages copied on first write in the child.
+        _check(_unshare(CLONE_NEWPID), "unshare")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _run(req, payload, stdio, passed, failed_w, workdir, box)
+    finally:
+        if box["namespaces"]:
+            # Point later children back at the box's own pid namespace, so that the next run can unshare again.
+            _check(_setns(box["own_pid_ns"], CLONE_NEWPID), "setns")
+    return pid
+
+
 def serve_one(req, payload, ctrl_out, box):
-    """One run: fork its program (pid 1 of a fresh pid namespace with --ns), watch it, send its report: the header
-    frame, then its stdout and stderr bytes, relayed from memory files inside the kernel, never read here."""
+    """One run: fork its program, watch it, send its report: the header frame, then its stdout and stderr bytes,
+    relayed from memory files inside the kernel, never read here. A run that names a helper is served by
+    ``helpers.serve`` instead."""
     namespaces, workroot = box["namespaces"], box["workroot"]
     if namespaces:  # the program's path is the same in every run only here
         req["code"] = box["cache"].get(req["program"], os.path.join(workroot, "main.py"))
@@ -525,43 +580,41 @@ def serve_one(req, payload, ctrl_out, box):
     out_r, out_w, err_r, err_w, failed_r, failed_w = pipes
     workdir = workroot
     try:
-        if not namespaces:
-            import tempfile  # loaded by main() in this mode only
+        if req.get("helper"):
+            if not namespaces or not req["sealed"]:
+                raise ValueError("a helper serves runs with a sealed payload, in a box with per-run namespaces")
+            pipes = [out_r, err_r, failed_r, err_w, failed_w]
+            output = _Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"])
+            report = _helpers(box).serve(req, payload, out_w, output, err_w, failed_w, box)
+        else:
+            if not namespaces:
+                import tempfile  # loaded by main() in this mode only
 
-            workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
-        start = time.monotonic()
-        if namespaces:
-            # This process stays where it is; its next child becomes pid 1 of a new pid namespace. The program is
-            # that child: no init process between them, the runner watches it. Every fork of this interpreter
-            # costs a copy of its page tables, and pages copied on first write in the child.
-            _check(_unshare(CLONE_NEWPID), "unshare")
-        try:
-            pid = os.fork()
-            if pid == 0:
-                _run(req, payload, (payload.stdin, out_w, err_w), failed_w, workdir, box)
-        finally:
-            if namespaces:
-                # Point later children back at the box's own pid namespace, so that the next run can unshare again.
-                _check(_setns(box["own_pid_ns"], CLONE_NEWPID), "setns")
-        payload.close()
-        pipes = [out_r, err_r, failed_r]
-        for fd in (out_w, err_w, failed_w):
-            os.close(fd)
-        # With --ns the program's exit kills whatever the run left in its pid namespace, before it is reaped.
-        report = _watch(pid, (out_r, err_r), outputs, req["limits"], start)
-        if not namespaces:
-            _kill_group(pid)
-            import shutil
+                workdir = tempfile.mkdtemp(prefix="run-", dir=workroot)
+            start = time.monotonic()
+            pid = fork_run(req, payload, (payload.stdin, out_w, err_w), (), failed_w, workdir, box)
+            payload.close()
+            pipes = [out_r, err_r, failed_r]
+            for fd in (out_w, err_w, failed_w):
+                os.close(fd)
+            # With --ns the program's exit kills whatever the run left in its pid namespace, before it is reaped.
+            report = _watch(
+                pid, _Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"]), req["limits"], start
+            )
+            if not namespaces:
+                _kill_group(pid)
+                import shutil
 
-            shutil.rmtree(workdir, ignore_errors=True)
+                shutil.rmtree(workdir, ignore_errors=True)
         os.set_blocking(failed_r, False)
         try:
             failed = os.read(failed_r, 4096)
         except BlockingIOError:
             failed = b""
-        if failed:
-            write_frame(ctrl_out, {"error": failed.decode(errors="replace")})
+        if failed or "error" in report:
+            write_frame(ctrl_out, {"error": failed.decode(errors="replace") or report["error"]})
             return
+        report["helpers"] = 0 if box["helpers"] is None else box["helpers"].alive()
         write_frame(ctrl_out, report)
         for fd, size in zip(outputs, (report["stdout_bytes"], report["stderr_bytes"])):
             _move(fd, ctrl_out, size, box["bounce_out"], offset=0)
@@ -619,6 +672,7 @@ def main(argv):
         "own_pid_ns": own_pid_ns,
         "fprog": fprog,
         "cache": _CompileCache(),
+        "helpers": None,  # built at the first run that names a helper (``_box_helpers.py``)
         "bounce_out": _bounce_unless_pipe(ctrl_out),
     }
     bounce_in = _bounce_unless_pipe(ctrl_in)

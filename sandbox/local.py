@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 BOX_SCRIPT = Path(__file__).with_name("_box.py")
 LAUNCH_SCRIPT = Path(__file__).with_name("_launch.py")
+HELPERS_SCRIPT = Path(__file__).with_name("_box_helpers.py")  # beside the box script, which loads it
 # Unprivileged, outside the ranges distributions give users and container tools give user namespaces, and below 2**31
 # so that every tool reads it as a plain positive number. PRIME_SANDBOX_UID overrides it.
 SANDBOX_UID = int(os.environ.get("PRIME_SANDBOX_UID", "2147000000"))
@@ -113,6 +114,7 @@ def bwrap_argv(level: str, python: str, seccomp_filter: bytes) -> list[str]:
     if level == "namespaces":
         caps += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     fs = [*_system_view(), "--ro-bind", str(BOX_SCRIPT), BOX_PATH_INSIDE]
+    fs += ["--ro-bind", str(HELPERS_SCRIPT), str(Path(BOX_PATH_INSIDE).with_name(HELPERS_SCRIPT.name))]
     fs += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK_INSIDE, "--chdir", WORK_INSIDE]
     work = WORK_INSIDE if level == "namespaces" else "/tmp"
     box = _box_command(python, BOX_PATH_INSIDE, work, seccomp_filter) + (["--ns"] if level == "namespaces" else [])
@@ -169,8 +171,9 @@ class _Box:
         if not hello or not hello.get("ready"):
             self.kill()
             raise RuntimeError(f"box did not start (exit status {self.proc.poll()})")
+        self.idle = 0
         if cgroup is not None:
-            cgroup.idle = cgroup.processes()
+            self.idle = cgroup.idle = cgroup.processes()
         self.preloaded: set[str] = set()
 
     def preload(self) -> None:
@@ -257,6 +260,11 @@ class LocalBackend:
         self._setup_lock = threading.Lock()
         self._boxes: set[_Box] = set()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+    @property
+    def serves_helpers(self) -> bool:
+        """Whether runs can name a helper (``run(helper=...)``): at the namespaces level only."""
+        return self.isolation == "namespaces"
 
     @property
     def isolation(self) -> str:
@@ -359,10 +367,16 @@ class LocalBackend:
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
         sealed: str | bytes | None = None,
+        helper: str | None = None,
     ) -> Execution:
+        """``helper`` names a preloaded module (``preload_module``) that serves this run from a trusted process of
+        the box, outside the run, which gets the sealed payload instead of the program; only at the namespaces
+        level (``serves_helpers``)."""
         limits = limits or Limits()
         self._setup()
-        req = encode_request(program, limits=limits, stdin=stdin, files=files, sealed=sealed)
+        if helper is not None and (not self.serves_helpers or helper not in _preloads):
+            raise ValueError(f"helper {helper!r} needs a preloaded module and the namespaces level")
+        req = encode_request(program, limits=limits, stdin=stdin, files=files, sealed=sealed, helper=helper)
         box = self._slots.get()
         try:
             if box is None:
@@ -380,6 +394,8 @@ class LocalBackend:
                 box = None
                 return Execution.sandbox_error("the box stopped answering and was killed", self._level or "")
             oom = box.cgroup is not None and box.cgroup.oom_kills() > oom_before
+            if box.cgroup is not None:  # a helper process lives on between runs: not one a run left behind
+                box.cgroup.idle = box.idle + raw.get("helpers", 0)
             return classify(raw, limits, oom_killed=oom, isolation=self._level or "")
         except (OSError, RuntimeError) as exc:
             if box is not None:

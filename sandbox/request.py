@@ -26,8 +26,10 @@ def encode_request(
     stdin: str | bytes | None = None,
     files: Mapping[str, str | bytes] | None = None,
     sealed: str | bytes | None = None,
+    helper: str | None = None,
 ) -> bytes:
-    """The control-stream bytes of one run (str payloads are sent as UTF-8)."""
+    """The control-stream bytes of one run (str payloads are sent as UTF-8). ``helper`` names a preloaded module
+    whose helper process gets the sealed payload instead of the program (``_box._Helpers``)."""
     stdin_bytes = None if stdin is None else _bytes(stdin)
     file_items = [(name, _bytes(data)) for name, data in (files or {}).items()]
     sealed_bytes = b"" if sealed is None else _bytes(sealed)
@@ -38,6 +40,8 @@ def encode_request(
         "files": [[name, len(data)] for name, data in file_items],
         "sealed": len(sealed_bytes),
     }
+    if helper is not None:
+        header["helper"] = helper
     body = json.dumps(header).encode()
     parts = [struct.pack(">I", len(body)), body, stdin_bytes or b""]
     parts += [data for _, data in file_items]

@@ -299,16 +299,17 @@ def test_a_forged_fraction_earns_exactly_what_its_plain_value_earns_on_every_tas
 
 # Counts the bytes of a test's text in the candidate's own memory, against a control string of the same shape that
 # no test holds: both are built at run time, so each is found once in the candidate's own copy of it. Then tries the
-# memory of its parent (the trusted harness) and of pid 1 (the run's init), which every process of the run is
-# forked from.
+# memory of every other process it can see. The candidate is pid 1 of its run (the trusted harness lives outside
+# the run's pid namespace, in the box's helper), so it sees no other, and has no parent it can name.
 MEMORY_SCAN = (
     SCAN_FUNCTION
     + """
 def has_close_elements(numbers, threshold):
     import os
     needles = [bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.3")), bytes(reversed(b"3.0 ,]2.2 ,0.5 ,0.4 ,9.7"))]
-    own, parent, init = (scan(pid, needles) for pid in ("self", os.getppid(), 1))
-    raise ValueError(f"test text {own[0]}, control {own[1]}; parent {parent}; init {init}")
+    own = scan("self", needles)
+    others = [scan(p, needles) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+    raise ValueError(f"test text {own[0]}, control {own[1]}; pid {os.getpid()}, parent {os.getppid()}; others {others}")
 """
 )
 
@@ -323,7 +324,7 @@ def test_the_candidate_cannot_find_the_tests_in_its_own_memory_nor_its_parents()
     assert honest.details["tests"][0]["outcome"] == "fail"  # the box has run this task's tests before the scan
     verdict = VERIFIER.verify(f"```python\n{MEMORY_SCAN}\n```", task)
     message = verdict.details["tests"][0]["message"]
-    assert message == "ValueError: test text 1, control 1; parent PermissionError; init PermissionError", message
+    assert message == "ValueError: test text 1, control 1; pid 1, parent 0; others []", message
 
 
 # --- the trusted decoder on its own: whatever the candidate's side sends, only builtin data comes out -------------

@@ -168,14 +168,32 @@ class Candidate:
     chose the code of a process that is a candidate all the same), and is asked to load the program. That costs an
     interpreter start, paid only after a timeout or a crash."""
 
-    def __init__(self, program_path):
+    def __init__(self, program_path=None, channel=None, ends=None):
         self.program_path = program_path
+        # In a box's helper (``_helper_main``): the socket to the box's runner, which forks every candidate process
+        # as a run's program (each loads the program from the run's stdin, unasked) and hands over its pipe ends.
+        self.channel = channel
         self.pid = self.fds = None
         self.generation = 0
         self.sources = None
-        self._start(fresh_interpreter=False)
+        if channel is None:
+            self._start(fresh_interpreter=False)
+        else:
+            self._attach(None, ends)
+
+    def _attach(self, pid, fds):
+        self.pid, self.fds = pid, fds
+        self.generation += 1
 
     def _start(self, fresh_interpreter):
+        """A new candidate process; True when it loads the program unasked."""
+        if self.channel is not None:
+            self.channel.send(b"fresh")
+            message, fds, _, _ = __import__("socket").recv_fds(self.channel, 16, 2)
+            if message != b"fresh" or len(fds) != 2:
+                raise CandidateLost("the box did not start a fresh candidate")
+            self._attach(None, tuple(fds))
+            return True
         server_source = self._server_source() if fresh_interpreter else None
         to_child, from_child = os.pipe(), os.pipe()
         pid = os.fork()
@@ -195,8 +213,8 @@ class Candidate:
                 os._exit(0)
         os.close(to_child[0])
         os.close(from_child[1])
-        self.pid, self.fds = pid, (to_child[1], from_child[0])
-        self.generation += 1
+        self._attach(pid, (to_child[1], from_child[0]))
+        return not fresh_interpreter
 
     def _server_source(self):
         fd = os.open(self.program_path, os.O_RDONLY)
@@ -216,7 +234,8 @@ class Candidate:
                 return self.request("load", send=False)
         elif self.fds is not None:
             return None
-        self._start(fresh_interpreter=True)
+        if self._start(fresh_interpreter=True):
+            return self.request("load", send=False)
         return self.request("load", *self.sources)
 
     def request(self, *message, send=True):
@@ -250,14 +269,16 @@ class Candidate:
 
     def kill(self, reap=True):
         """Without ``reap``, the harness does not wait for the process to go: at the end of the run, where the
-        run's own teardown (init's exit, or the kill of the process group) reaps it."""
-        if self.fds is not None:
+        run's own teardown (the harness's exit as pid 1, or the kill of the process group) reaps it. In a helper,
+        the box's runner kills the process when it forks the next one or the run ends."""
+        if self.fds is not None and self.pid is not None:
             try:
                 os.kill(self.pid, signal.SIGKILL)
                 if reap:
                     os.waitpid(self.pid, 0)
             except OSError:
                 pass
+        if self.fds is not None:
             for fd in self.fds:
                 os.close(fd)
         self.pid = self.fds = None
@@ -365,6 +386,7 @@ def _read_all(fd):
 
 
 def _main(program_path):
+    """The harness as a run's program: it forks the candidate process itself."""
     json = __import__("json")
     # Before the candidate exists, since it runs its code as soon as it is forked: from then on no process of the
     # box's uid may open this one's descriptors (fd 3) or memory under /proc. (The box has already done so for a
@@ -376,19 +398,67 @@ def _main(program_path):
     candidate = Candidate(program_path)
     config = json.loads(_read_all(SEALED_FD))
     os.close(SEALED_FD)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _check(config, candidate, 1)
+    candidate.kill(reap=False)
+    os._exit(0)
+
+
+def _helper_main(channel_fd):
+    """The harness as a box's helper (``sandbox/_box.py``, ``_Helpers``): it lives across runs, outside their pid
+    namespaces, and serves one check per run; the run's program is the candidate (``_candidate_main``), forked by
+    the box's runner, never by this process. What it gets per run over ``channel_fd``: the check's config (the
+    run's sealed payload), the pipes to the candidate and the run's stdout, for the report. After a check in which
+    a test ran out of time (an exception raised wherever the trusted code was), it serves no more: the box starts
+    a new helper for the next run."""
+    socket, json = __import__("socket"), __import__("json")
+    channel = socket.socket(fileno=channel_fd)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    while True:
+        message, fds, _, _ = socket.recv_fds(channel, 16, 4)
+        if message != b"check" or len(fds) != 4:
+            os._exit(0)
+        config_fd, to_candidate, from_candidate, report_fd = fds
+        try:
+            config = json.loads(_read_all(config_fd))
+            os.close(config_fd)
+            candidate = Candidate(channel=channel, ends=(to_candidate, from_candidate))
+            clean = _check(config, candidate, report_fd)
+            candidate.kill()
+        finally:
+            os.close(report_fd)
+        channel.send(b"done" if clean else b"last")
+        if not clean:
+            os._exit(0)
+
+
+def _candidate_main():
+    """A run's program when the harness is the box's helper: load the preamble and the candidate's program from
+    stdin, then answer calls on fds 3 and 4, the pipes from and to the helper."""
+    sources = __import__("json").loads(_read_all(0))
+    _close_all_but({3, 4})
+    _serve(3, 4, sources)
+
+
+def _check(config, candidate, report_fd):
+    """Run one check's tests against ``candidate``, report each on ``report_fd``; False if a test ran out of
+    time (its timeout was raised inside whatever trusted code was running then)."""
+    json = sys.modules["json"]
 
     def report(index, outcome, message=""):
-        os.write(1, f"{index} {outcome} {json.dumps(message[:500])}\n".encode())
+        os.write(report_fd, f"{index} {outcome} {json.dumps(message[:500])}\n".encode())
 
-    signal.signal(signal.SIGALRM, _on_alarm)
     limit = config["test_timeout_s"]
+    timed_out = False
 
     def bounded(work, *args):
+        nonlocal timed_out
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
             work(*args)
             return "pass", ""
         except _TestTimeout:
+            timed_out = True
             return "timeout", f"over {limit:g} s"
         except AssertionError as exc:
             return "fail", f"AssertionError: {exc}" if str(exc) else "assertion failed"
@@ -422,8 +492,7 @@ def _main(program_path):
             if outcome != "pass" and config["stop_on_first_failure"]:
                 break
     report("end", "done")
-    candidate.kill(reap=False)
-    os._exit(0)
+    return not timed_out
 
 
 def _test_namespace(exports, trusted, entry_point, candidate):
