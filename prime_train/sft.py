@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 import time
 from collections.abc import Iterator
@@ -53,6 +54,13 @@ class SFTConfig:
     # without steps about a third of the time at T = 1, right 21% of the time that way against 75% with steps: a
     # habit that costs reward and that RL with a verifier unlearns (docs/training.md, "The CPU demo").
     answer_only_fraction: float = 0.35
+    # Only examples whose worked solution has at least this many steps (``\n\n``-separated lines before the boxed
+    # answer) are eligible for an answer-only target; 0 or 1: every example.
+    answer_only_min_steps: int = 0
+    # False: a fixed, seeded share of the problems is always answer-only. True: every presentation of every eligible
+    # problem draws afresh (probability ``answer_only_fraction``), so the model sees each problem both ways and
+    # learns worked steps for all of them, with bare answers as the more frequent first choice.
+    answer_only_resample: bool = False
     seed: int = 0  # data order
     prompt_mode: str | None = None  # None: the benchmark's prompt_mode, else chat (prime-eval run's default)
     device: str = "auto"
@@ -111,8 +119,9 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, Any]:
     return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
 
 
-def _problems(config: SFTConfig) -> tuple[list[tuple[str, str]], str, dict[str, Any]]:
-    """(question, solution) pairs, the prompt mode, and the data fingerprint."""
+def _problems(config: SFTConfig) -> tuple[list[tuple[str, str]], str, dict[str, Any], dict[int, str]]:
+    """(question, target) pairs, the prompt mode, the data fingerprint, and the answer-only target of every
+    problem whose target is drawn afresh at each presentation (``answer_only_resample``; else empty)."""
     from benchmarks.loading import load_benchmark
     from benchmarks.registry import get_benchmark
 
@@ -129,17 +138,24 @@ def _problems(config: SFTConfig) -> tuple[list[tuple[str, str]], str, dict[str, 
     worked = [p for p in loaded.problems if p.meta.get("solution")]
     if not worked:
         raise SFTError(f"{d.name}: no problem has a worked solution (fields.solution)")
-    answer_only = answer_only_rows(len(worked), config.answer_only_fraction, config.data_seed)
-    pairs = [(p.question, f"\\boxed{{{p.reference}}}" if i in answer_only else p.meta["solution"])
-             for i, p in enumerate(worked)]  # fmt: skip
-    return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source
+    eligible = [i for i, p in enumerate(worked) if solution_steps(p.meta["solution"]) >= config.answer_only_min_steps]
+    bare = {i: f"\\boxed{{{worked[i].reference}}}" for i in eligible}
+    if config.answer_only_resample:
+        pairs = [(p.question, p.meta["solution"]) for p in worked]
+        return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source, bare
+    fixed = {eligible[j] for j in answer_only_rows(len(eligible), config.answer_only_fraction, config.data_seed)}
+    pairs = [(p.question, bare[i] if i in fixed else p.meta["solution"]) for i, p in enumerate(worked)]
+    return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source, {}
+
+
+def solution_steps(solution: str) -> int:
+    """Worked steps of a solution: its ``\\n\\n``-separated paragraphs other than the final boxed answer."""
+    return sum(1 for part in solution.split("\n\n") if part.strip() and "\\boxed" not in part)
 
 
 def answer_only_rows(count: int, fraction: float, seed: int) -> set[int]:
     """Which of ``count`` examples get an answer-only target: ``round(fraction * count)`` of them, a function of
     ``seed`` alone (not of the data order), so the same problems lose their steps in every run."""
-    import random
-
     return set(random.Random(f"answer-only:{seed}").sample(range(count), round(fraction * count)))
 
 
@@ -153,6 +169,14 @@ def _batches(count: int, batch_size: int, seed: int) -> Iterator[list[int]]:
     while True:
         order = torch.randperm(count, generator=rng).tolist()
         yield from (order[k : k + batch_size] for k in range(0, count, batch_size))
+
+
+def presented(
+    picked: list[int], examples: list[Example], alternates: dict[int, Example], fraction: float, coin: random.Random
+) -> list[Example]:
+    """The examples a batch trains on: each picked index's answer-only alternative with probability ``fraction``
+    (one draw per presentation, where it has one), else its worked example."""
+    return [alternates[i] if i in alternates and coin.random() < fraction else examples[i] for i in picked]
 
 
 def _lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
@@ -180,10 +204,16 @@ def run_sft(config: SFTConfig) -> Path:
     if tokenizer.eos_token_id is None:
         raise SFTError(f"{config.model}: the tokenizer has no EOS token; generation could never stop")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    pairs, mode, data = _problems(config)
+    pairs, mode, data, bare = _problems(config)
     template = PromptTemplate(mode, "math")
     encoded = [encode_example(tokenizer, template, q, s) for q, s in pairs]
-    examples = [e for e in encoded if len(e.ids) <= config.max_length]
+    kept = [i for i, e in enumerate(encoded) if len(e.ids) <= config.max_length]
+    examples = [encoded[i] for i in kept]
+    # Per kept example, its answer-only alternative (resampled mode): drawn with probability answer_only_fraction.
+    alternates = {
+        n: encode_example(tokenizer, template, pairs[i][0], bare[i]) for n, i in enumerate(kept) if i in bare
+    }
+    coin = random.Random(f"answer-only-draws:{config.seed}")
     if not examples:
         raise SFTError(f"every example is longer than max_length={config.max_length}")
     total = config.steps or max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
@@ -202,7 +232,8 @@ def run_sft(config: SFTConfig) -> Path:
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(total):
         picked = next(batches)
-        batch = {k: v.to(device) for k, v in collate([examples[i] for i in picked], pad_id).items()}
+        chosen = presented(picked, examples, alternates, config.answer_only_fraction, coin)
+        batch = {k: v.to(device) for k, v in collate(chosen, pad_id).items()}
         loss = model(**batch).loss  # mean over response tokens: labels -100 elsewhere
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -274,6 +305,10 @@ def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="longer examples are dropped")
     parser.add_argument("--answer-only-fraction", type=float,
                         help="share of examples trained on the final \\boxed{answer} alone, without worked steps")  # fmt: skip
+    parser.add_argument("--answer-only-min-steps", type=int,
+                        help="only solutions with at least this many steps may become answer-only")  # fmt: skip
+    parser.add_argument("--answer-only-resample", action=argparse.BooleanOptionalAction,
+                        help="draw answer-only afresh at every presentation instead of fixing it per problem")  # fmt: skip
     parser.add_argument("--seed", type=int, help="data order")
     parser.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"),
                         help="default: the benchmark's prompt_mode (arith: chat, as prime-eval run)")  # fmt: skip

@@ -107,8 +107,8 @@ def test_user_errors_are_messages(tmp_path, capsys, arith_model):
 def test_answer_only_fraction_replaces_worked_steps_by_the_boxed_gold():
     from prime_train.sft import _problems, answer_only_rows
 
-    worked, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.0))
-    mixed, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.25))
+    worked, _, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.0))
+    mixed, _, _, _ = _problems(SFTConfig(model="m", output="o", examples=200, answer_only_fraction=0.25))
     rows = train_problems(200)
     chosen = answer_only_rows(200, 0.25, seed=0)
     assert len(chosen) == 50 and chosen == answer_only_rows(200, 0.25, seed=0) != answer_only_rows(200, 0.25, seed=1)
@@ -118,3 +118,45 @@ def test_answer_only_fraction_replaces_worked_steps_by_the_boxed_gold():
     assert answer_only_rows(10, 0.0, 0) == set() and answer_only_rows(10, 1.0, 0) == set(range(10))
     with pytest.raises(ValueError, match="answer_only_fraction"):
         SFTConfig(model="m", output="o", answer_only_fraction=1.5)
+
+
+def test_answer_only_min_steps_keeps_short_solutions_worked():
+    from prime_train.sft import _problems, solution_steps
+
+    assert solution_steps("3 + 4 = 7\n\n\\boxed{7}") == 1
+    assert solution_steps("8 * 7 = 56\n\n56 + 2 = 58\n\n\\boxed{58}") == 2
+    pairs, _, _, _ = _problems(SFTConfig(model="m", output="o", examples=300, answer_only_fraction=1.0,
+                                         answer_only_min_steps=2))  # fmt: skip
+    rows = train_problems(300)
+    short = [i for i, r in enumerate(rows) if solution_steps(r["solution"]) < 2]
+    assert short and len(short) < len(rows)  # both kinds are in the sample, so the test can fail either way
+    for i, ((_, target), row) in enumerate(zip(pairs, rows)):
+        assert target == (row["solution"] if i in short else f"\\boxed{{{row['gold']}}}")
+
+
+def test_answer_only_resample_keeps_every_solution_and_offers_each_bare_target():
+    from prime_train.sft import _problems
+
+    pairs, _, _, bare = _problems(SFTConfig(model="m", output="o", examples=100, answer_only_fraction=0.6,
+                                            answer_only_resample=True))  # fmt: skip
+    rows = train_problems(100)
+    assert [t for _, t in pairs] == [r["solution"] for r in rows]
+    assert bare == {i: f"\\boxed{{{r['gold']}}}" for i, r in enumerate(rows)}
+    fixed = _problems(SFTConfig(model="m", output="o", examples=100, answer_only_fraction=0.6))
+    assert fixed[3] == {}
+
+
+def test_resampled_presentations_draw_the_answer_only_share_per_presentation():
+    import random
+
+    from prime_train.sft import Example, presented
+
+    worked = [Example([i, 1], 1) for i in range(10)]
+    bare = {i: Example([i, 2], 1) for i in range(5)}  # only the first five problems have an alternative
+    picks = [i for _ in range(400) for i in range(10)]
+    chosen = presented(picks, worked, bare, 0.6, random.Random(0))
+    bare_draws = [c.ids[1] == 2 for c, i in zip(chosen, picks) if i < 5]
+    # 2,000 draws at p = 0.6: standard deviation 0.011 of the share; 5 of them either side.
+    assert abs(sum(bare_draws) / len(bare_draws) - 0.6) < 0.055
+    assert all(c.ids == [i, 1] for c, i in zip(chosen, picks) if i >= 5)
+    assert presented(picks, worked, bare, 0.0, random.Random(0)) == [worked[i] for i in picks]
