@@ -55,8 +55,9 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if type(None) in args:  # Optional[X]
         (hint,) = (a for a in args if a is not type(None))
         return coerce(value, hint, where)
-    if origin is list:
-        return list(value) if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+    if origin is list:  # a YAML list, or text with commas (--eval.benchmarks a,b)
+        items = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+        return [coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(items)] if args else items
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
@@ -76,20 +77,27 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def _number(value: Any, kind: type, where: str) -> int | float:
-    """YAML 1.1 reads ``1e-4`` (no dot) and anything quoted as text; Python's ``float`` reads every such spelling."""
+    """YAML 1.1 reads ``1e-4`` (no dot) and anything quoted as text; Python's ``int`` and ``float`` read every such
+    spelling (``int`` first, so a long integer keeps its digits)."""
     number = value
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
+        number = _parse(int, value.strip())
+        number = _parse(float, value.strip()) if number is None else number
     if isinstance(number, bool) or not isinstance(number, (int, float)):
         raise ConfigError(f"{where} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
-    if not math.isfinite(number):
+    approx = _parse(float, number)  # None: an integer beyond the float range
+    if (approx is None and kind is float) or (approx is not None and not math.isfinite(approx)):
         raise ConfigError(f"{where} must be finite, got {value!r}")
-    if kind is int and number != int(number):
+    if kind is int and not isinstance(number, int) and not number.is_integer():
         raise ConfigError(f"{where} must be an integer, got {value!r}")
-    return kind(number)
+    return int(number) if kind is int else approx
+
+
+def _parse(cast: type, value: Any) -> Any:
+    try:
+        return cast(value)
+    except (ValueError, OverflowError):
+        return None
 
 
 def build(cls: type[T], raw: Any, where: str = "") -> T:
@@ -105,7 +113,8 @@ def build(cls: type[T], raw: Any, where: str = "") -> T:
         if key not in fields:
             raise ConfigError(f"unknown setting {path!r}{suggest(str(key), list(fields))}")
         hint = hints[key]
-        kwargs[key] = build(hint, value or {}, path) if dataclasses.is_dataclass(hint) else coerce(value, hint, path)
+        section = dataclasses.is_dataclass(hint)
+        kwargs[key] = build(hint, {} if value is None else value, path) if section else coerce(value, hint, path)
     for name, f in fields.items():
         if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where + '.' if where else ''}{name} is required")
@@ -175,8 +184,17 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--{key}: {part!r} is a value, not a section")
-        node[leaf] = yaml.safe_load(text) if text != "" else ""
+        node[leaf] = _scalar(text)
     return tree
+
+
+def _scalar(text: str) -> Any:
+    """A command-line value as YAML reads it (``false``, ``8``, ``null``), or as the text it is where it is no YAML
+    (``[draft``): any text is a valid value for a text setting."""
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

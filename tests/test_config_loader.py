@@ -191,3 +191,25 @@ def test_help_lists_every_setting_with_the_help_its_field_carries(capsys):
         train_main(["prm", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--beta BETA scale of the summed log-ratio (default 0.05)" in out and "--no-gradient-checkpointing" in out
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["--rollout.temperature", "1" + "0" * 400], "rollout.temperature must be finite"),  # beyond the float range
+        (["--rollout", "false"], "rollout must be a mapping, got False"),  # not an empty section
+        (["--eval.benchmarks", "[a, [b]]"], "eval.benchmarks[1] must be text, got ['b']"),
+    ],
+)
+def test_values_at_the_edges_are_refused_in_one_line(overrides, message, tmp_path, capsys):
+    assert _train(tmp_path, {}, *overrides) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_list_items_and_text_that_is_no_yaml_keep_their_types(tmp_path, capsys):
+    long_int = "1" + "0" * 30
+    argv = ["--eval.benchmarks", "[1, arith]", "--data.path", "[draft", "--max_steps", long_int]
+    assert _train(tmp_path, {}, *argv) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["eval"]["benchmarks"] == ["1", "arith"] and printed["data"]["path"] == "[draft"
+    assert printed["max_steps"] == int(long_int)  # every digit, not a float's approximation
