@@ -165,15 +165,12 @@ def _literal(value: str):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from prime_common.typed_config import merge
+    from prime_common.typed_config import given, merge
 
-    from .run_config import ConfigError, build_config
+    from .run_config import ConfigError, RunConfig, build_config
     from .runner import run_eval
 
-    flags = {k: getattr(args, k) for k in (
-        "model", "backend", "benchmarks", "n", "temperature", "top_p", "max_tokens", "seed", "limit", "output",
-        "prompt_mode", "preset", "data_dir", "include_path", "data_source", "verify_workers",
-        "verify_timeout_s")}  # fmt: skip
+    flags = given(args, RunConfig)  # the flags named as settings (--top-p: top_p), those given
     model_args = _parse_model_args(args.model_args)
     for key in ("id_field", "response_field"):  # the responses file's columns (--backend file)
         if getattr(args, key) is not None:
