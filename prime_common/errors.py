@@ -3,6 +3,8 @@ package. Each command line's ``main`` catches it once and prints its message as 
 
 from __future__ import annotations
 
+import sys
+
 
 class UserError(Exception):
     """A message for the user. ``exit_status`` is what the command exits with: 2 for input that is wrong as given,
@@ -14,7 +16,5 @@ class UserError(Exception):
 def report(prog: str, exc: UserError | OSError) -> int:
     """Print ``exc`` as one line under ``prog`` and return the exit status (an ``OSError`` is an environment
     fault: 1)."""
-    import sys
-
     print(f"{prog}: error: {exc}", file=sys.stderr)
     return exc.exit_status if isinstance(exc, UserError) else 1
