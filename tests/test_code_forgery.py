@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import sandbox.local
 from prime_eval.code_scoring import load_code_tasks
 from prime_eval.verify import _wire, verify_batch
 from prime_eval.verify.code import CodeConfig, CodeVerifier
@@ -265,7 +266,12 @@ SAMPLE = {
 
 @needs_data
 @pytest.mark.parametrize("benchmark", list(SAMPLE))
-def test_no_hostile_candidate_passes_a_single_test(benchmark):
+@pytest.mark.parametrize("harness", ["box helper", "run's program"])
+def test_no_hostile_candidate_passes_a_single_test(benchmark, harness, monkeypatch):
+    # Where the box serves no helper (a docker run, the bwrap level), the harness is the run's program and forks
+    # the candidate itself: the same attacks must fail there too.
+    if harness == "run's program":
+        monkeypatch.setattr(sandbox.local.LocalBackend, "serves_helpers", property(lambda self: False))
     scores = _scores(benchmark, SAMPLE[benchmark], ATTACKS)
     earned = {pair: passed for pair, passed in scores.items() if passed}
     assert not earned, earned

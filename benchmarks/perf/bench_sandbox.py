@@ -12,9 +12,9 @@ prime rows:
   sandbox.run_many  the same check program (prompt + solution + test + check call) in the local sandbox;
                     pass = exit status 0, like the anchor.
   CodeVerifier      the full verifier through verify_batch (which runs code checks on threads of this process):
-                    extraction, then in one sandbox run, the check sent as its sealed payload (the candidate's
-                    program also on stdin, for the candidate to load), the tests in a trusted process calling the
-                    candidate, in a process of its own, over a plain-data wire; the harness is preloaded in the box.
+                    extraction, then one sandbox run whose program is the candidate (it loads its program from
+                    stdin); the check, sent as the run's sealed payload, goes to the box's harness helper, a trusted
+                    process outside the run that runs the tests and calls the candidate over a plain-data wire.
 
     python benchmarks/perf/bench_sandbox.py [--data ../shared/benchmarks] [--rounds 3] [--workers N]
 """

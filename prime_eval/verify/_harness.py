@@ -1,16 +1,22 @@
 """The test harness that runs *inside the sandbox*: trusted tests in one process, the candidate in another.
 
 Shipped as program text behind ``_wire.py`` (``code_tests.HARNESS_PROGRAM``), so it imports nothing from prime.
-A local box builds the same text once as a module in its runner (``code_tests.HARNESS_MODULE``), and each run only
-calls its ``_main``;
-what to test (the candidate's program, the prompt, the tests) comes as the run's sealed payload
-(``code_tests.harness_config``), which the sandbox hands over on fd 3 without it ever passing through the memory
-of a process this run is forked from. Processes of one run:
+A local box builds the same text once as a module in its runner (``code_tests.HARNESS_MODULE``). What to test (the
+candidate's program, the prompt, the tests) comes as the run's sealed payload (``code_tests.harness_config``), which
+the sandbox hands over without it ever passing through the memory of a process a candidate is forked from. Two
+layouts, the same tests and the same wire:
 
-    harness (trusted: the tests, every comparison, the report on stdout)
-      `-- candidate (forked before the harness reads the tests; loads the program, then serves calls over two
-                     pipes; its stdio is /dev/null and it holds no other descriptor)
+    box helper (a local box at its namespaces level; ``_helper_main``):
+      runner --fork--> harness helper (trusted: lives across runs, outside their pid namespaces; per run it gets
+        |              the sealed payload, the run's stdout for the report and two pipes to the candidate)
+        `--fork--> candidate = the run's program, pid 1 of its run (``_candidate_main``: loads the program from
+                   the run's stdin, then serves calls; a fresh one, forked by the runner again, after a failure)
 
+    run's program (a docker run, the bwrap level; ``_main``):
+      harness = the run's program (trusted: the tests, every comparison, the report on stdout)
+        `-- candidate (forked before the harness reads the tests; a fresh interpreter after a failure)
+
+In both the candidate's stdio is /dev/null and it holds no descriptor but its two pipes.
 The candidate never shares an interpreter with the tests. The harness calls it across the wire (``_wire.py``)
 with plain data and gets plain data back; anything else the candidate returns stays there, and the tests see a
 ``Remote`` proxy that can be called, iterated and asked for attributes, but refuses ``==``, ordering, hashing and
@@ -409,8 +415,8 @@ def _helper_main(channel_fd):
     namespaces, and serves one check per run; the run's program is the candidate (``_candidate_main``), forked by
     the box's runner, never by this process. What it gets per run over ``channel_fd``: the check's config (the
     run's sealed payload), the pipes to the candidate and the run's stdout, for the report. After a check in which
-    a test ran out of time (an exception raised wherever the trusted code was), it serves no more: the box starts
-    a new helper for the next run."""
+    a test ran out of time or memory (an exception raised wherever the trusted code was), it serves no more: the
+    box starts a new helper for the next run."""
     socket, json = __import__("socket"), __import__("json")
     channel = socket.socket(fileno=channel_fd)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -442,7 +448,7 @@ def _candidate_main():
 
 def _check(config, candidate, report_fd):
     """Run one check's tests against ``candidate``, report each on ``report_fd``; False if a test ran out of
-    time (its timeout was raised inside whatever trusted code was running then)."""
+    time or memory (raised inside whatever trusted code was running then: a helper then serves no more runs)."""
     json = sys.modules["json"]
 
     def report(index, outcome, message=""):
@@ -460,6 +466,9 @@ def _check(config, candidate, report_fd):
         except _TestTimeout:
             timed_out = True
             return "timeout", f"over {limit:g} s"
+        except MemoryError as exc:  # raised wherever an allocation failed, trusted code included
+            timed_out = True
+            return "error", f"MemoryError: {exc}"
         except AssertionError as exc:
             return "fail", f"AssertionError: {exc}" if str(exc) else "assertion failed"
         except BaseException as exc:
