@@ -3,16 +3,15 @@ mapped to (id, question, reference), with a content hash of exactly what was rea
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib
 import json
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prime_common.errors import UserError
+from prime_common.jsonl import read_input_bytes
 
 from .boxes import last_box
 from .code_tasks import task_from_row
@@ -63,10 +62,9 @@ def gold_of(row: dict[str, Any], expression: str) -> Any:
 
 def _read_local(path: Path) -> tuple[list[dict[str, Any]], str]:
     try:
-        raw = path.read_bytes()
-        raw = gzip.decompress(raw) if path.name.endswith(".gz") else raw  # .jsonl.gz / .json.gz too
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
+        raw = read_input_bytes(path)  # .jsonl.gz / .json.gz too
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     if path.name.removesuffix(".gz").endswith(".json"):
         rows = json.loads(raw)
     else:
