@@ -17,6 +17,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from prime_common.jsonl import read_jsonl
+
 from .code_tasks import LEETCODE_PREAMBLE, CodeTests, StdioCase
 
 HUB_REPO = "livecodebench/code_generation_lite"
@@ -58,8 +60,7 @@ def read_rows(
         path = local_dir / name if local_dir is not None else None
         if path is None or not path.is_file():
             path = _download(name, revision)
-        with open(path, encoding="utf-8") as f:
-            rows.extend(json.loads(line) for line in f if line.strip())
+        rows.extend(read_jsonl(path))
         paths.append(str(path))
     return rows, paths
 
