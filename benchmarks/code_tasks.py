@@ -1,13 +1,6 @@
-"""The tests of a coding task as data: what a code benchmark row becomes (``CodeTests``), built here from
-HumanEval, MBPP and PRIME's LeetCode rows (LiveCodeBench in ``livecodebench.py``). The code verifier
-(``prime_eval.verify.code``) runs them; how they become a harness program is its business, not the data's.
-
-Two kinds cover the coding benchmarks:
-
-``functional``  test snippets run against the candidate's top-level names: HumanEval (``check(entry_point)``, one
-                test), MBPP (one assert per test, ``test_imports`` as preamble), PRIME's LeetCode set (its
-                ``test`` field split at each assert).
-``stdio``       input/expected-output pairs (LiveCodeBench/Codeforces style), one sandboxed run per case.
+"""The tests of a coding task as data (``CodeTests``), built from HumanEval, MBPP and PRIME's LeetCode rows
+(LiveCodeBench's in ``livecodebench.py``): ``functional`` test snippets run against the candidate's top-level names,
+or ``stdio`` input/expected-output cases. The code verifier (``prime_eval.verify.code``) runs them.
 """
 
 from __future__ import annotations

@@ -115,3 +115,31 @@ def test_the_paper_suite_named_elsewhere_is_the_group():
     paper = groups()["paper_math"].benchmarks
     assert tuple(d.name for d in parse_benchmark_list(PAPER_MATH)) == paper
     assert tuple(PAPER_BENCHMARKS) == paper
+
+
+@pytest.fixture
+def definitions(tmp_path, monkeypatch):
+    """A packaged-definitions folder of the test's own: arith, and whatever the test writes beside it."""
+    import benchmarks.registry as reg
+
+    caches = (reg._packaged_files, reg._packaged, reg.groups)
+    (tmp_path / "arith.yaml").write_text((reg.DEFINITIONS / "arith.yaml").read_text())
+    monkeypatch.setattr(reg, "DEFINITIONS", tmp_path)
+    for cached in caches:
+        cached.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()
+    for cached in caches:
+        cached.cache_clear()
+
+
+def test_a_group_with_a_misspelt_member_is_refused(definitions):
+    import benchmarks.registry as reg
+
+    (definitions / "suite.yaml").write_text("group: suite\nbenchmarks: [arith, arth]\n")
+    with pytest.raises(ValueError, match="suite.yaml: a group is named as its file, not as a benchmark, and lists"):
+        groups()
+    (definitions / "suite.yaml").write_text("group: suite\nbenchmarks: [arith]\n")
+    reg._packaged_files.cache_clear()
+    groups.cache_clear()
+    assert [d.name for d in parse_benchmark_list("suite")] == ["arith"]
