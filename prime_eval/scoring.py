@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from prime_common.errors import UserError
+from prime_common.jsonl import Appender, input_lines, prepare_output_file, read_repairing
 
 from .console import pct
 from .fields import did_you_mean
-from .jsonl import Appender, input_lines, read_repairing
-from .output_files import prepare_output_file
 from .output_lock import hold_output
 from .validate import check_gold, parse_row
 from .verify.base import Verdict, Verifier

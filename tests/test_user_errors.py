@@ -21,11 +21,11 @@ def _user_error_classes() -> list[type]:
     from benchmarks.arith import ArithError
     from benchmarks.loading import DataError
     from benchmarks.registry import UnknownBenchmark
+    from prime_common.jsonl import OutputError
     from prime_common.registry import UnknownName
     from prime_eval.backends.base import BackendError
     from prime_eval.bon.bench import CandidatesError
     from prime_eval.bon.reward_models import ScoreError
-    from prime_eval.output_files import OutputError
     from prime_eval.output_lock import OutputBusy
     from prime_eval.report.runs import ReportError
     from prime_eval.run_config import ConfigError
@@ -44,7 +44,7 @@ def test_every_user_error_class_derives_from_the_one_base():
 
 
 def test_environment_faults_exit_1_and_wrong_input_2():
-    from prime_eval.output_files import OutputError
+    from prime_common.jsonl import OutputError
     from prime_eval.runner import RunError
 
     assert {c.__name__: c.exit_status for c in _user_error_classes() if c.exit_status != 2} == {

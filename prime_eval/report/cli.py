@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..output_files import OutputError, json_document, write_atomic
+from prime_common.jsonl import OutputError, json_document, write_atomic
+
 from .runs import ReportError
 
 
