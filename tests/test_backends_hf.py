@@ -242,3 +242,12 @@ def test_a_prompt_filling_the_context_is_an_empty_truncated_response_and_cuts_do
     )
     alone = run(backend, [Request("near", near, (0,))], temperature=1.0, seed=1, max_tokens=40)
     assert together["near", 0].text == alone["near", 0].text and 0 < together["near", 0].tokens <= 21
+
+
+def test_requests_with_their_own_limits_in_one_call_match_separate_calls(backend):
+    """The runner pools benchmarks with different token limits into one call: each request keeps its own."""
+    pooled = run(backend, [Request("short", PLAIN, (0, 1), max_tokens=3), Request("long", CHAT, (0, 1), max_tokens=9)],
+                 temperature=1.0, seed=4, max_tokens=40)  # fmt: skip
+    assert [pooled[key, j].tokens for key in ("short", "long") for j in (0, 1)] == [3, 3, 9, 9]
+    alone = run(backend, [Request("long", CHAT, (0, 1))], temperature=1.0, seed=4, max_tokens=9)
+    assert texts(alone) == {k: v for k, v in texts(pooled).items() if k[0] == "long"}

@@ -170,3 +170,10 @@ def test_prompts_near_the_context_get_less_room_and_full_ones_none(fake_vllm):
     assert [p["prompt_token_ids"][1:] for p in prompts] == [[ord(c) for c in "0123456789ab"], [ord(c) for c in "abc"]]
     assert [p.max_tokens for p in params] == [7, 10]
     assert [(c.text, c.finish_reason, c.tokens) for k, c in out.items() if k[0] == "full"] == [("", "length", 0)] * 2
+
+
+def test_a_requests_own_limit_replaces_the_calls(fake_vllm):
+    backend = get_backend("vllm", model="m")
+    requests = [Request("a", "x", (0,), max_tokens=5), Request("b", "y", (0,))]
+    backend.generate(requests, SamplingConfig(max_tokens=50), lambda r, c: None)
+    assert [p.max_tokens for p in FakeLLM.instances[-1].calls[0][1]] == [5, 50]
