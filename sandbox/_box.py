@@ -1,7 +1,9 @@
 """The in-box runner: a warm interpreter that forks per run, inside the isolation. Standard library only.
 
 It is started once per worker (by bubblewrap, a container, or a bare subprocess) and then serves requests: one
-length-prefixed JSON frame in, one out. Starting a Python interpreter costs 25-80 ms, a fork about 1 ms, so the
+length-prefixed JSON frame in (and the run's payload after it), one report out (and the run's output after it);
+``_box_io.py`` moves those bytes, ``_box_helpers.py`` runs trusted helper processes, both loaded from beside this
+file. Starting a Python interpreter costs 25-80 ms, a fork about 1 ms, so the
 interpreter start is paid once per worker instead of once per run.
 
 Per run (``--ns``, when the box holds CAP_SYS_ADMIN inside its own user namespace):
@@ -42,22 +44,20 @@ import bisect  # noqa: F401
 import collections  # noqa: F401
 import ctypes
 import decimal  # noqa: F401
+import fcntl
 import fractions  # noqa: F401
 import functools  # noqa: F401
 import gc
 import heapq  # noqa: F401
 import itertools  # noqa: F401
-import json
 import math  # noqa: F401
 import os
 import re  # noqa: F401
 import resource
-import select
 import signal
 import site
 import stat
 import string  # noqa: F401
-import struct
 import sys
 import time
 import traceback
@@ -81,9 +81,23 @@ PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
 PROC_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 # Where a run's program finds its sealed payload (see the module docstring).
 SEALED_FD = 3
-_HIGH_FD = 200  # where _program parks the descriptors it passes on while it moves them into place
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _sibling(name):
+    """A module of the runner's from beside this file (bound beside it in a box): the runner starts isolated (-I),
+    without its own directory on the import path."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_io = _sibling("_box_io")
 # Looked up (and the structures built) once here: every page a run's program touches after the fork costs a copy.
 _prctl, _capset, _unshare, _setns, _libc_mount = _libc.prctl, _libc.capset, _libc.unshare, _libc.setns, _libc.mount
 _umount2 = _libc.umount2
@@ -167,82 +181,6 @@ def _confine(fprog):
         )
 
 
-def read_frame(fd):
-    head = _read_exact(fd, 4)
-    if head is None:
-        return None
-    body = _read_exact(fd, struct.unpack(">I", head)[0])
-    return None if body is None else json.loads(body)
-
-
-def _read_exact(fd, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def write_frame(fd, obj):
-    body = json.dumps(obj).encode()
-    view = memoryview(struct.pack(">I", len(body)) + body)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _move(src, dst, count, bounce, offset=None):
-    """``count`` bytes from ``src`` (at ``offset``, for a file) to ``dst`` by ``splice``, inside the kernel: they
-    never enter this process's memory. Where neither end is a pipe (a container's stdio may be a socket), they go
-    through ``bounce``, a pipe of this process's own. EOFError if ``src`` ends first."""
-    while count:
-        if bounce is None:
-            moved = os.splice(src, dst, count, offset_src=offset)
-        else:
-            moved = os.splice(src, bounce[1], min(count, 1 << 16), offset_src=offset)
-            if moved:
-                _move(bounce[0], dst, moved, None)
-        if not moved:
-            raise EOFError("the control stream ended inside a request's payload")
-        count -= moved
-        offset = None if offset is None else offset + moved
-
-
-def _memfile(name, src, size, bounce):
-    """A memory file holding the next ``size`` bytes of the control stream, positioned at its start."""
-    fd = os.memfd_create(name)
-    try:
-        _move(src, fd, size, bounce)
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-class _Payload:
-    """One request's payload in memory files: stdin, [(path, fd)] of its files, the sealed payload (or None)."""
-
-    def __init__(self, req, src, bounce):
-        self.stdin, self.files, self.sealed = None, [], None
-        try:
-            self.stdin = _memfile("stdin", src, req["stdin"] or 0, bounce)
-            for rel, size in req["files"]:
-                self.files.append((rel, _memfile("file", src, size, bounce)))
-            if req["sealed"]:
-                self.sealed = _memfile("sealed", src, req["sealed"], bounce)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self):
-        for fd in (self.stdin, self.sealed, *(fd for _, fd in self.files)):
-            if fd is not None:
-                os.close(fd)
-        self.stdin, self.files, self.sealed = None, [], None
-
-
 def _safe_path(root, rel):
     path = os.path.normpath(os.path.join(root, rel))
     if os.path.isabs(rel) or not path.startswith(root + os.sep):
@@ -261,7 +199,9 @@ def _limit(which, soft, hard=None):
 
 def _set_limits(lim, namespaces):
     cpu = max(1, int(lim["cpu_time_s"] + 0.999))
-    _limit(resource.RLIMIT_CPU, cpu, cpu + 1)
+    # The soft limit's SIGXCPU is ignored by a pid 1 without a handler (the program, with namespaces): there the
+    # kernel's SIGKILL at the hard limit must come at the limit itself.
+    _limit(resource.RLIMIT_CPU, cpu, cpu if namespaces else cpu + 1)
     _limit(resource.RLIMIT_AS, (lim["memory_mb"] << 20) + AS_SLACK)
     _limit(resource.RLIMIT_FSIZE, lim["max_file_bytes"])
     _limit(resource.RLIMIT_NOFILE, lim["max_open_files"])
@@ -279,10 +219,11 @@ def _program(req, workdir, stdio, passed, secret, namespaces, fprog):
         os.setsid()
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        for i, fd in enumerate(passed):  # out of the way first: a source may sit where another goes
-            os.dup2(fd, _HIGH_FD + i)
-        for i in range(len(passed)):
-            os.dup2(_HIGH_FD + i, SEALED_FD + i)
+        # Out of the way first, above where they go: a source may sit where another goes. (Not at a high fixed
+        # number: a container's descriptor limit may be far lower.)
+        parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, SEALED_FD + len(passed)) for fd in passed]
+        for i, fd in enumerate(parked):
+            os.dup2(fd, SEALED_FD + i)
         os.closerange(SEALED_FD + len(passed), 1 << 16)
         os.chdir(workdir)
         # Non-dumpable while it set its run up: /proc/self then belongs to root, so dumpable again for the write.
@@ -357,8 +298,8 @@ def _run(req, payload, stdio, passed, failed_w, workdir, box):
         for rel, fd in payload.files:
             path = _safe_path(workdir, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            _copy_file(fd, path)
-        _write(os.path.join(workdir, "main.py"), req["program"].encode())
+            _io.copy_file(fd, path)
+        _io.write_file(os.path.join(workdir, "main.py"), req["program"].encode())
     except BaseException as exc:
         try:
             os.write(failed_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
@@ -369,31 +310,6 @@ def _run(req, payload, stdio, passed, failed_w, workdir, box):
     _program(req, workdir, stdio, passed, secret, box["namespaces"], box["fprog"])
 
 
-def _copy_file(src, path):
-    """A memory file's bytes into a new file at ``path``, inside the kernel."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        size, done = os.fstat(src).st_size, 0
-        while done < size:
-            moved = os.sendfile(fd, src, done, size - done)
-            if not moved:
-                raise EOFError(f"file {path} ended early")
-            done += moved
-    finally:
-        os.close(fd)
-
-
-def _write(path, data):
-    """open().write() without the io stack, whose pages a forked run would otherwise copy."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
 def _kill_group(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -401,69 +317,12 @@ def _kill_group(pid):
         pass
 
 
-class _Output:
-    """A run's stdout and stderr: pipes whose bytes the runner moves into memory files by ``splice``, inside the
-    kernel, up to one byte past the cap."""
-
-    def __init__(self, streams, sinks, cap):
-        self.streams, self.cap = streams, cap
-        self.sink = dict(zip(streams, sinks))
-        self.moved = dict.fromkeys(streams, 0)
-        # Streams neither at their end nor over their cap. One at its end leaves the select set: it would be
-        # "ready" forever, and the loop would spin until the program it belongs to is reaped.
-        self.reading = set(streams)
-
-    def pump(self, fd, flags=0):
-        """Move what is there; a stream leaves ``reading`` at its end or once over its cap (then True)."""
-        count = os.splice(fd, self.sink[fd], min(1 << 16, self.cap + 1 - self.moved[fd]), flags=flags)
-        self.moved[fd] += count
-        if count and self.moved[fd] <= self.cap:
-            return False
-        self.reading.discard(fd)
-        return self.moved[fd] > self.cap
-
-    def drain(self):
-        """What is left once the run is over, without waiting for a writer that is still alive."""
-        for fd in list(self.reading):
-            try:
-                while fd in self.reading:
-                    self.pump(fd, os.SPLICE_F_NONBLOCK)
-            except BlockingIOError:
-                pass  # a process the program left behind still holds the stream open
-
-    def sizes(self):
-        """The report's fields for the bytes that follow it."""
-        out, err = (self.moved[fd] for fd in self.streams)
-        return {
-            "stdout_bytes": min(out, self.cap),
-            "stderr_bytes": min(err, self.cap),
-            "stdout_truncated": out > self.cap,
-            "stderr_truncated": err > self.cap,
-        }
-
-
-def serve_until(deadline, event, on_event, output):
-    """Move the run's output until ``on_event()`` (called when ``event`` is readable) returns True; None then, or
-    why the run must be stopped: "wall_time" past ``deadline``, "output" over the cap."""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "wall_time"
-        ready, _, _ = select.select([event, *output.reading], [], [], left)
-        for fd in ready:
-            if fd is event:
-                if on_event():
-                    return None
-            elif output.pump(fd):
-                return "output"
-
-
 def _watch(pid, output, lim, start):
     """Watch the program until it exits, overruns its wall time or its output cap (then kill it); the report
     header: how it ended, and how many bytes of each output follow it."""
     pidfd = os.pidfd_open(pid)
     try:
-        stopped = serve_until(start + lim["wall_time_s"], pidfd, lambda: True, output)
+        stopped = _io.serve_until(start + lim["wall_time_s"], pidfd, lambda: True, output)
         if stopped:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     finally:
@@ -540,13 +399,7 @@ def preload(modules):
 def _helpers(box):
     """The box's helper processes (``_box_helpers.Helpers``, loaded from beside this file at first use)."""
     if box["helpers"] is None:
-        import importlib.util
-
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_box_helpers.py")
-        spec = importlib.util.spec_from_file_location("_box_helpers", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        box["helpers"] = module.Helpers(sys.modules[__name__])
+        box["helpers"] = _sibling("_box_helpers").Helpers(sys.modules[__name__])
     return box["helpers"]
 
 
@@ -584,7 +437,7 @@ def serve_one(req, payload, ctrl_out, box):
             if not namespaces or not req["sealed"]:
                 raise ValueError("a helper serves runs with a sealed payload, in a box with per-run namespaces")
             pipes = [out_r, err_r, failed_r, err_w, failed_w]
-            output = _Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"])
+            output = _io.Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"])
             report = _helpers(box).serve(req, payload, out_w, output, err_w, failed_w, box)
         else:
             if not namespaces:
@@ -599,7 +452,7 @@ def serve_one(req, payload, ctrl_out, box):
                 os.close(fd)
             # With --ns the program's exit kills whatever the run left in its pid namespace, before it is reaped.
             report = _watch(
-                pid, _Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"]), req["limits"], start
+                pid, _io.Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"]), req["limits"], start
             )
             if not namespaces:
                 _kill_group(pid)
@@ -612,12 +465,12 @@ def serve_one(req, payload, ctrl_out, box):
         except BlockingIOError:
             failed = b""
         if failed or "error" in report:
-            write_frame(ctrl_out, {"error": failed.decode(errors="replace") or report["error"]})
+            _io.write_frame(ctrl_out, {"error": failed.decode(errors="replace") or report["error"]})
             return
         report["helpers"] = 0 if box["helpers"] is None else box["helpers"].alive()
-        write_frame(ctrl_out, report)
+        _io.write_frame(ctrl_out, report)
         for fd, size in zip(outputs, (report["stdout_bytes"], report["stderr_bytes"])):
-            _move(fd, ctrl_out, size, box["bounce_out"], offset=0)
+            _io.move(fd, ctrl_out, size, box["bounce_out"], offset=0)
         box["cache"].note(req["program"], report["signal"] is None)
     finally:
         payload.close()
@@ -676,16 +529,16 @@ def main(argv):
         "bounce_out": _bounce_unless_pipe(ctrl_out),
     }
     bounce_in = _bounce_unless_pipe(ctrl_in)
-    write_frame(ctrl_out, {"ready": True, "pid": os.getpid(), "namespaces": namespaces})
+    _io.write_frame(ctrl_out, {"ready": True, "pid": os.getpid(), "namespaces": namespaces})
     while True:
-        req = read_frame(ctrl_in)
+        req = _io.read_frame(ctrl_in)
         if req is None:
             return
         if "preload" in req:
-            write_frame(ctrl_out, preload(req["preload"]))
+            _io.write_frame(ctrl_out, preload(req["preload"]))
             continue
         # A payload cut short leaves the stream out of step: the runner exits and its backend starts a new box.
-        serve_one(req, _Payload(req, ctrl_in, bounce_in), ctrl_out, box)
+        serve_one(req, _io.Payload(req, ctrl_in, bounce_in), ctrl_out, box)
         if once:
             return
 

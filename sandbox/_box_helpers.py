@@ -96,7 +96,7 @@ class Helpers:
         stopped = None
         try:
             _send(sock, b"check", [*program.start(), out_w], lent=(payload.sealed,))
-            stopped = self.box.serve_until(start + lim["wall_time_s"], sock, on_message, output)
+            stopped = self.box._io.serve_until(start + lim["wall_time_s"], sock, on_message, output)
         finally:
             if stopped or said != b"done":
                 self.retire(name)  # first: it must not see (and report) the program's end as the program's doing

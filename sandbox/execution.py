@@ -66,7 +66,7 @@ def classify(raw: dict[str, Any], limits: Limits, *, oom_killed: bool, isolation
         status, reason = ExecStatus.OUTPUT_LIMIT, f"output over {limits.max_output_bytes} bytes"
     elif oom_killed:
         status, reason = ExecStatus.MEMORY_LIMIT, f"killed by the {limits.memory_mb} MB memory cap"
-    elif sig == _signal.SIGXCPU or (sig == _signal.SIGKILL and raw["cpu_s"] >= limits.cpu_time_s):
+    elif sig == _signal.SIGXCPU or (sig == _signal.SIGKILL and _cpu_kill(raw, limits, isolation)):
         status, reason = ExecStatus.TIMEOUT, f"CPU time over {limits.cpu_time_s:g} s"
     elif sig == _signal.SIGXFSZ:
         status, reason = ExecStatus.OUTPUT_LIMIT, f"wrote a file over {limits.max_file_bytes} bytes"
@@ -94,6 +94,14 @@ def classify(raw: dict[str, Any], limits: Limits, *, oom_killed: bool, isolation
         reason=reason,
         isolation=isolation,
     )
+
+
+def _cpu_kill(raw: dict[str, Any], limits: Limits, isolation: str) -> bool:
+    """Whether a SIGKILL was the kernel's, at the CPU limit. At the namespaces level the program is pid 1 of its run
+    and ignores a SIGKILL sent from inside it, so the only senders left are the runner (``stopped`` says so), the
+    memory cgroup (checked before) and the CPU limit, which the box sets as a hard limit there; the CPU time that
+    rusage reports then can fall a tick or so short of the limit. Elsewhere the program may kill itself."""
+    return isolation == "namespaces" or raw["cpu_s"] >= limits.cpu_time_s
 
 
 def _last_line(stderr: str) -> str:

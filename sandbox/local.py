@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BOX_SCRIPT = Path(__file__).with_name("_box.py")
 LAUNCH_SCRIPT = Path(__file__).with_name("_launch.py")
-HELPERS_SCRIPT = Path(__file__).with_name("_box_helpers.py")  # beside the box script, which loads it
+BOX_MODULES = tuple(Path(__file__).with_name(name) for name in ("_box_io.py", "_box_helpers.py"))
 # Unprivileged, outside the ranges distributions give users and container tools give user namespaces, and below 2**31
 # so that every tool reads it as a plain positive number. PRIME_SANDBOX_UID overrides it.
 SANDBOX_UID = int(os.environ.get("PRIME_SANDBOX_UID", "2147000000"))
@@ -114,7 +114,8 @@ def bwrap_argv(level: str, python: str, seccomp_filter: bytes) -> list[str]:
     if level == "namespaces":
         caps += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     fs = [*_system_view(), "--ro-bind", str(BOX_SCRIPT), BOX_PATH_INSIDE]
-    fs += ["--ro-bind", str(HELPERS_SCRIPT), str(Path(BOX_PATH_INSIDE).with_name(HELPERS_SCRIPT.name))]
+    for module in BOX_MODULES:  # beside the box script, which loads them from there
+        fs += ["--ro-bind", str(module), str(Path(BOX_PATH_INSIDE).with_name(module.name))]
     fs += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", WORK_INSIDE, "--chdir", WORK_INSIDE]
     work = WORK_INSIDE if level == "namespaces" else "/tmp"
     box = _box_command(python, BOX_PATH_INSIDE, work, seccomp_filter) + (["--ns"] if level == "namespaces" else [])

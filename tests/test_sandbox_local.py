@@ -333,3 +333,10 @@ def test_rlimits_fallback_warns_once_and_names_what_is_weaker():
         assert run.status is ExecStatus.TIMEOUT
     finally:
         weak.close()
+
+
+def test_the_cpu_limit_ends_a_program_that_is_pid_1_at_the_limit(box):
+    # As pid 1 of its run the program ignores the soft limit's SIGXCPU; the hard limit must be the limit itself.
+    run = box.run("while True: pass", limits=Limits(wall_time_s=30, cpu_time_s=1))
+    assert run.status is ExecStatus.TIMEOUT and "CPU" in run.reason
+    assert run.cpu_s < 1.5, run.cpu_s
