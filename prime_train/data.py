@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prime_common.jsonl import read_jsonl
 
 from .config import ConfigError, DataConfig
 
@@ -28,24 +29,22 @@ def _from_jsonl(cfg: DataConfig) -> list[PromptItem]:
     path = Path(cfg.path)  # type: ignore[arg-type]
     if not path.is_file():
         raise ConfigError(f"data.path {path}: no such file")
+    try:
+        rows = read_jsonl(path)
+    except ValueError as exc:  # a line that is no JSON object, or a damaged .gz: named by path and line
+        raise ConfigError(str(exc)) from None
     items = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, row in enumerate(rows, 1):
         wanted = (cfg.messages_field or cfg.question_field, cfg.gold_field)
         missing = [f for f in wanted if f not in row]
         if missing:
-            raise ConfigError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            raise ConfigError(f"{path}: row {number}: missing field(s) {', '.join(missing)}")
         messages = None
         if cfg.messages_field:
             messages = row[cfg.messages_field]
             if not (isinstance(messages, list) and messages and all(_is_message(m) for m in messages)):
                 raise ConfigError(
-                    f"{path}:{number}: {cfg.messages_field} must be a list of {{role, content}} messages"
+                    f"{path}: row {number}: {cfg.messages_field} must be a list of {{role, content}} messages"
                 )
             question = messages[-1]["content"]
         else:
@@ -57,25 +56,22 @@ def _from_jsonl(cfg: DataConfig) -> list[PromptItem]:
 
 
 def _from_benchmark(cfg: DataConfig) -> tuple[list[PromptItem], str]:
-    from benchmarks.loading import DataError, load_benchmark
+    from benchmarks.loading import load_benchmark
     from benchmarks.registry import UnknownBenchmark, get_benchmark
 
     try:
         definition = get_benchmark(cfg.benchmark)  # type: ignore[arg-type]
     except UnknownBenchmark as exc:
         raise ConfigError(f"data.benchmark: {exc}") from None
-    try:
-        if definition.data.generator:
-            loaded = load_benchmark(definition, split=cfg.split, size=cfg.size)
-        elif cfg.split != definition.data.split:
-            raise ConfigError(
-                f"data.benchmark {definition.name} has only its {definition.data.split!r} split; set data.split: "
-                f"{definition.data.split} to train on it anyway (evaluation on {definition.name} is then contaminated)"
-            )
-        else:
-            loaded = load_benchmark(definition)
-    except DataError as exc:
-        raise ConfigError(str(exc)) from None
+    if definition.data.generator:
+        loaded = load_benchmark(definition, split=cfg.split, size=cfg.size)
+    elif cfg.split != definition.data.split:
+        raise ConfigError(
+            f"data.benchmark {definition.name} has only its {definition.data.split!r} split; set data.split: "
+            f"{definition.data.split} to train on it anyway (evaluation on {definition.name} is then contaminated)"
+        )
+    else:
+        loaded = load_benchmark(definition)  # a DataError is a UserError: prime-train's main reports it
     items = [PromptItem(p.id, p.question, p.reference, dict(p.meta)) for p in loaded.problems]
     return items, definition.prompt
 

@@ -133,10 +133,10 @@ def test_jsonl_prompts_with_messages_and_errors(tmp_path):
     items, kind = load_prompts(DataConfig(benchmark=None, path=str(path), messages_field="prompt"))
     assert kind == "math" and [i.id for i in items] == ["a", "b"] and items[0].messages[0]["content"] == "2+2?"
     path.write_text(json.dumps({"id": "a", "prompt": "not messages", "gold": "4"}) + "\n")
-    with pytest.raises(ConfigError, match=r"d.jsonl:1: prompt must be a list"):
+    with pytest.raises(ConfigError, match=r"d.jsonl: row 1: prompt must be a list"):
         load_prompts(DataConfig(benchmark=None, path=str(path), messages_field="prompt"))
     path.write_text(json.dumps({"question": "q"}) + "\n")
-    with pytest.raises(ConfigError, match=r"d.jsonl:1: missing field\(s\) gold"):
+    with pytest.raises(ConfigError, match=r"d.jsonl: row 1: missing field\(s\) gold"):
         load_prompts(DataConfig(benchmark=None, path=str(path)))
 
 
