@@ -1,7 +1,9 @@
 """``prime-train demo``: the whole pipeline on CPU in minutes, from nothing.
 
 1. a tiny model built from a config, with a tokenizer trained here (``prime_train.tiny``);
-2. a short SFT on worked ``arith`` solutions (``prime_train.sft``);
+2. SFT in two stages (``prime_train.sft``, ``build_demo_sft``): worked ``arith`` solutions, then a short stage in
+   which most targets are bare ``\\boxed{answer}``s, which leaves a model that answers bare by habit although its
+   worked steps are far better (docs/training.md, "The CPU demo");
 3. PRIME from that SFT checkpoint (the packaged ``tiny-cpu`` recipe), every checkpoint scored by ``prime-eval``
    on ``arith``'s 200 held-out problems;
 4. outcome-only RLOO from the same checkpoint with the same number of samples (``--prm.enabled false``);
@@ -27,13 +29,46 @@ from .config import load_config
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=Path("runs/demo"), help="folder for everything (runs/demo)")
     parser.add_argument("--steps", type=int, default=None, help="RL steps per run (default: the tiny-cpu recipe's)")
-    parser.add_argument("--sft-steps", type=int, default=None, help="SFT optimizer steps (default: prime-train sft's)")
+    parser.add_argument(
+        "--sft-steps", type=int, default=None, help="first-stage SFT steps (default: prime-train sft's)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for SFT and RL (default 1)")
     parser.add_argument("--skip-rloo", action="store_true", help="train PRIME only")
 
 
 def _stage(message: str) -> None:
     print(f"\n== prime-train demo: {message}", file=sys.stderr, flush=True)
+
+
+# Stage 2 of the demo's SFT: a short fine-tune in which each presentation of a problem is answer-only with this
+# probability. Measured (docs/training.md): after 150 steps at lr 1e-3 the model answers bare at T = 1 most of the
+# time and greedy decoding answers bare on nearly every held-out problem, right a few % of the time, while its worked
+# steps, when it writes them, are right about half the time.
+HABIT_FRACTION = 0.6
+HABIT_STEPS = 150
+HABIT_LR = 1e-3
+
+
+def build_demo_sft(root: Path, *, threads: int = 1, steps: int | None = None, announce=lambda _: None) -> Path:
+    """The demo's model and SFT under ``root`` (base/, sft-worked/, sft/), each stage skipped when its output exists;
+    returns the final SFT folder. ``steps`` overrides the first stage's SFT steps (tests use a handful)."""
+    from .sft import SFTConfig, run_sft
+    from .tiny import build_tiny_model
+
+    base, worked, sft = root / "base", root / "sft-worked", root / "sft"
+    if not (base / "config.json").is_file():
+        announce(f"building a tiny model in {base}")
+        build_tiny_model(base)
+    if not (worked / "sft.json").is_file():
+        announce(f"SFT on worked arith solutions -> {worked}")
+        first = {} if steps is None else {"steps": steps}
+        run_sft(SFTConfig(model=str(base), output=str(worked), threads=threads, answer_only_fraction=0.0, **first))
+    if not (sft / "sft.json").is_file():
+        announce(f"SFT stage 2: {HABIT_FRACTION:.0%} of the targets bare answers (the habit RL should drop) -> {sft}")
+        run_sft(SFTConfig(model=str(worked), output=str(sft), threads=threads, steps=HABIT_STEPS if steps is None
+                          else max(1, steps // 8), lr=HABIT_LR, answer_only_fraction=HABIT_FRACTION,
+                          answer_only_resample=True))  # fmt: skip
+    return sft
 
 
 def _rl(recipe_overrides: dict[str, Any], out: Path) -> Path:
@@ -148,9 +183,6 @@ def _busy_warning() -> str | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
-    from .sft import SFTConfig, run_sft
-    from .tiny import build_tiny_model
-
     # One intra-op thread: the tiny model's steps are dominated by per-op overhead, not arithmetic, and the
     # checkpoint evaluations run beside training (one thread each, niced), so training and scoring share two cores
     # instead of four threads fighting over them.
@@ -158,17 +190,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started, cpu_started = time.perf_counter(), time.process_time()
     root: Path = args.output
     root.mkdir(parents=True, exist_ok=True)
-    base, sft = root / "base", root / "sft"
     warning = _busy_warning()
     if warning:
         print(f"prime-train demo: {warning}", file=sys.stderr, flush=True)
-    if not (base / "config.json").is_file():
-        _stage(f"building a tiny model in {base}")
-        build_tiny_model(base)
-    if not (sft / "sft.json").is_file():
-        _stage(f"SFT on arith solutions (a third of them answer-only) -> {sft}")
-        steps = {} if args.sft_steps is None else {"steps": args.sft_steps}
-        run_sft(SFTConfig(model=str(base), output=str(sft), threads=args.threads, **steps))
+    sft = build_demo_sft(root, threads=args.threads, steps=args.sft_steps, announce=_stage)
     overrides: dict[str, Any] = {"model": {"policy": str(sft)}}
     if args.steps is not None:
         overrides["max_steps"] = args.steps

@@ -3,8 +3,8 @@ evaluation step, mean +- standard error across seeds, as a figure and a JSON tab
 
     python -m benchmarks.perf.compare_prime_rloo --output runs/compare [--seeds 0,1,2] [--jobs 2] [--steps N]
 
-Both algorithms start from one SFT checkpoint (the demo's: ``--sft`` or built under ``--output/sft`` as
-``prime-train demo`` builds it) and run the packaged ``tiny-cpu`` recipe, RLOO with ``--prm.enabled false``; a seed
+Both algorithms start from one SFT checkpoint (the demo's: ``--sft``, or built under ``--output`` by the demo's own
+``build_demo_sft``) and run the packaged ``tiny-cpu`` recipe, RLOO with ``--prm.enabled false``; a seed
 changes the prompt order and the sampling, so seed s of PRIME and seed s of RLOO see the same first batch. Every
 checkpoint is scored by ``prime-eval run`` through the trainer's own evaluation. Runs are separate
 ``prime-train`` processes, ``--jobs`` at a time, each on one torch thread; a finished run is not run again.
@@ -43,15 +43,9 @@ class Run:
 def _sft(output: Path, given: Path | None) -> Path:
     if given is not None:
         return given
-    from prime_train.sft import SFTConfig, run_sft
-    from prime_train.tiny import build_tiny_model
+    from prime_train.demo import build_demo_sft
 
-    base, sft = output / "base", output / "sft"
-    if not (base / "config.json").is_file():
-        build_tiny_model(base)
-    if not (sft / "sft.json").is_file():
-        run_sft(SFTConfig(model=str(base), output=str(sft), threads=1))
-    return sft
+    return build_demo_sft(output)
 
 
 def run_all(runs: list[Run], sft: Path, steps: int | None, jobs: int) -> None:
