@@ -49,16 +49,12 @@ class SFTConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     max_length: int = 256  # longer examples are dropped (counted in sft.json), never cut: a cut answer teaches nothing
-    # This fraction of the examples (a seeded choice) gets only the final ``\boxed{gold}`` as its target, no worked
-    # steps: SFT data mixing careful and answer-only solutions, as real SFT sets do. The demo's model then answers
-    # without steps about a third of the time at T = 1, right 21% of the time that way against 75% with steps: a
-    # habit that costs reward and that RL with a verifier unlearns (docs/training.md, "The CPU demo").
-    answer_only_fraction: float = 0.35
-    # Only examples whose worked solution has at least this many steps (``\n\n``-separated lines before the boxed
-    # answer) are eligible for an answer-only target; 0 or 1: every example.
-    answer_only_min_steps: int = 0
-    # False: a fixed, seeded share of the problems is always answer-only. True: every presentation of every eligible
-    # problem draws afresh (probability ``answer_only_fraction``), so the model sees each problem both ways and
+    # This fraction of the examples gets only the final ``\boxed{gold}`` as its target, no worked steps: SFT data
+    # mixing careful and answer-only solutions, as real SFT sets do. The demo's second SFT stage uses 0.6, drawn per
+    # presentation (``answer_only_resample``), to give its model a habit RL should drop (prime_train.demo).
+    answer_only_fraction: float = 0.0
+    # False: a fixed, seeded share of the problems is always answer-only. True: every presentation of every problem
+    # draws afresh (probability ``answer_only_fraction``), so the model sees each problem both ways and
     # learns worked steps for all of them, with bare answers as the more frequent first choice.
     answer_only_resample: bool = False
     seed: int = 0  # data order
@@ -138,19 +134,13 @@ def _problems(config: SFTConfig) -> tuple[list[tuple[str, str]], str, dict[str, 
     worked = [p for p in loaded.problems if p.meta.get("solution")]
     if not worked:
         raise SFTError(f"{d.name}: no problem has a worked solution (fields.solution)")
-    eligible = [i for i, p in enumerate(worked) if solution_steps(p.meta["solution"]) >= config.answer_only_min_steps]
-    bare = {i: f"\\boxed{{{worked[i].reference}}}" for i in eligible}
+    bare = {i: f"\\boxed{{{p.reference}}}" for i, p in enumerate(worked)}
     if config.answer_only_resample:
         pairs = [(p.question, p.meta["solution"]) for p in worked]
         return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source, bare
-    fixed = {eligible[j] for j in answer_only_rows(len(eligible), config.answer_only_fraction, config.data_seed)}
+    fixed = answer_only_rows(len(worked), config.answer_only_fraction, config.data_seed)
     pairs = [(p.question, bare[i] if i in fixed else p.meta["solution"]) for i, p in enumerate(worked)]
     return pairs, config.prompt_mode or d.prompt_mode or "chat", loaded.source, {}
-
-
-def solution_steps(solution: str) -> int:
-    """Worked steps of a solution: its ``\\n\\n``-separated paragraphs other than the final boxed answer."""
-    return sum(1 for part in solution.split("\n\n") if part.strip() and "\\boxed" not in part)
 
 
 def answer_only_rows(count: int, fraction: float, seed: int) -> set[int]:
@@ -305,8 +295,6 @@ def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, help="longer examples are dropped")
     parser.add_argument("--answer-only-fraction", type=float,
                         help="share of examples trained on the final \\boxed{answer} alone, without worked steps")  # fmt: skip
-    parser.add_argument("--answer-only-min-steps", type=int,
-                        help="only solutions with at least this many steps may become answer-only")  # fmt: skip
     parser.add_argument("--answer-only-resample", action=argparse.BooleanOptionalAction,
                         help="draw answer-only afresh at every presentation instead of fixing it per problem")  # fmt: skip
     parser.add_argument("--seed", type=int, help="data order")

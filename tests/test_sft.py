@@ -120,20 +120,6 @@ def test_answer_only_fraction_replaces_worked_steps_by_the_boxed_gold():
         SFTConfig(model="m", output="o", answer_only_fraction=1.5)
 
 
-def test_answer_only_min_steps_keeps_short_solutions_worked():
-    from prime_train.sft import _problems, solution_steps
-
-    assert solution_steps("3 + 4 = 7\n\n\\boxed{7}") == 1
-    assert solution_steps("8 * 7 = 56\n\n56 + 2 = 58\n\n\\boxed{58}") == 2
-    pairs, _, _, _ = _problems(SFTConfig(model="m", output="o", examples=300, answer_only_fraction=1.0,
-                                         answer_only_min_steps=2))  # fmt: skip
-    rows = train_problems(300)
-    short = [i for i, r in enumerate(rows) if solution_steps(r["solution"]) < 2]
-    assert short and len(short) < len(rows)  # both kinds are in the sample, so the test can fail either way
-    for i, ((_, target), row) in enumerate(zip(pairs, rows)):
-        assert target == (row["solution"] if i in short else f"\\boxed{{{row['gold']}}}")
-
-
 def test_answer_only_resample_keeps_every_solution_and_offers_each_bare_target():
     from prime_train.sft import _problems
 
