@@ -434,11 +434,14 @@ def serve_one(req, payload, ctrl_out, box):
     workdir = workroot
     try:
         if req.get("helper"):
-            if not namespaces or not req["sealed"]:
-                raise ValueError("a helper serves runs with a sealed payload, in a box with per-run namespaces")
             pipes = [out_r, err_r, failed_r, err_w, failed_w]
             output = _io.Output((out_r, err_r), outputs, req["limits"]["max_output_bytes"])
-            report = _helpers(box).serve(req, payload, out_w, output, err_w, failed_w, box)
+            if not namespaces or not req["sealed"] or req["helper"] not in sys.modules:
+                os.close(out_w)
+                # The box's own refusal, for this run only (a preload that failed, say): the runner goes on.
+                report = {"error": "a helper serves runs with a sealed payload, in a box with per-run namespaces"}
+            else:
+                report = _helpers(box).serve(req, payload, out_w, output, err_w, failed_w, box)
         else:
             if not namespaces:
                 import tempfile  # loaded by main() in this mode only

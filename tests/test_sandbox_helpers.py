@@ -120,3 +120,11 @@ def test_every_candidate_of_a_check_is_a_fresh_run_process_forked_by_the_box():
     tests = CodeTests(tests=("assert probe(0)", "assert probe(1) == [1, False]"), entry_point="probe")
     verdict = CodeVerifier(CodeConfig(timeout_s=5, test_timeout_s=2)).verify(f"```python\n{program}```", tests)
     assert [t["outcome"] for t in verdict.details["tests"]] == ["error", "pass"], verdict.details
+
+
+def test_a_run_naming_a_module_the_box_lacks_is_refused_and_the_box_goes_on(backend, monkeypatch):
+    # As when a helper's preload failed: the run is a sandbox error, the box serves the next run.
+    monkeypatch.setitem(sandbox.local._preloads, "_missing_helper", "raise ImportError('no')")
+    refused = backend.run(PROGRAM, sealed="x", helper="_missing_helper")
+    assert refused.status.value == "sandbox_error" and "helper" in refused.reason
+    assert json.loads(_run(backend, "after").stdout)["sealed"] == "after"
