@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prime_common.errors import UserError
-from prime_common.jsonl import read_input_bytes
+from prime_common.jsonl import read_input_bytes, read_jsonl
 
 from .boxes import last_box
 from .code_tasks import task_from_row
@@ -63,12 +63,11 @@ def gold_of(row: dict[str, Any], expression: str) -> Any:
 def _read_local(path: Path) -> tuple[list[dict[str, Any]], str]:
     try:
         raw = read_input_bytes(path)  # .jsonl.gz / .json.gz too
-    except ValueError as exc:
+        rows = json.loads(raw) if path.name.removesuffix(".gz").endswith(".json") else read_jsonl(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # a .json file's one document
+        raise DataError(f"{path}: not JSON ({exc})") from None
+    except ValueError as exc:  # a damaged .gz, a JSONL line that is no object: named by path (and line)
         raise DataError(str(exc)) from None
-    if path.name.removesuffix(".gz").endswith(".json"):
-        rows = json.loads(raw)
-    else:
-        rows = [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
     return rows, hashlib.sha256(raw).hexdigest()
 
 

@@ -24,7 +24,6 @@ weights; on CUDA the forward runs under bf16 autocast and the reference is held 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import time
@@ -34,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from prime_common.jsonl import Appender, json_document, prepare_output_file, write_atomic
 from prime_common.typed_config import add_flags, setting
 from prime_eval.scoring import InputError, read_rows
 
@@ -235,9 +235,10 @@ def train(
     opt = torch.optim.AdamW(prm.parameters(), lr=settings.lr, betas=(0.9, 0.999), weight_decay=0.0)
     rng = random.Random(settings.seed)
     steps_per_epoch = math.ceil(len(units) / settings.batch_size)
-    out = Path(settings.output)
-    out.mkdir(parents=True, exist_ok=True)
-    log = (out / "train_log.jsonl").open("w", encoding="utf-8")
+    log_path = Path(settings.output) / "train_log.jsonl"
+    prepare_output_file(log_path)
+    write_atomic(log_path, "")  # every run trains afresh, so its log starts empty
+    log = Appender(log_path)
     bar = tqdm(total=steps_per_epoch * settings.epochs, desc="prm", unit="step", disable=not progress)
     first_loss = last_loss = float("nan")
     step, t0 = 0, time.monotonic()
@@ -292,8 +293,7 @@ def train(
                 record = {"step": step, "epoch": epoch, "loss": loss_total, "pairwise_acc": acc,
                           "grad_norm": float(grad_norm), "lr": settings.lr, "units": len(batch),
                           "seconds": round(time.monotonic() - t0, 3)}  # fmt: skip
-                log.write(json.dumps(record) + "\n")
-                log.flush()
+                log.write(record)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_total:.4f}", acc="n/a" if acc is None else f"{acc:.2f}")
     finally:
@@ -339,7 +339,7 @@ def run_prm_training(settings: PRMTrainSettings, progress: bool = True) -> PRMTr
         "finished": utc_now(),
         "versions": package_versions(),
     }
-    (out / "prm_training.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out / "prm_training.json", json_document(meta))
     return result
 
 

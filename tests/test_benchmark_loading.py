@@ -98,6 +98,22 @@ def test_a_row_without_the_solution_field_is_a_data_error(tmp_path):
         load_code_tasks(str(_toy(tmp_path, rows=rows)))
 
 
+@pytest.mark.parametrize("bad", [b'{"task_id": 9, "text": "q"', b"[1, 2]", b'{"text": "\xff"}'])
+def test_a_benchmark_file_line_that_is_no_json_object_is_a_data_error_naming_the_line(tmp_path, bad):
+    definition = get_benchmark(str(_toy(tmp_path)))
+    with (tmp_path / "toy.jsonl").open("ab") as f:
+        f.write(b"\n" + bad + b"\n")
+    with pytest.raises(DataError, match=r"toy\.jsonl:4: not a JSON object"):
+        load_benchmark(definition)
+
+
+def test_a_benchmark_json_file_that_is_no_json_is_a_data_error_naming_the_file(tmp_path):
+    definition = get_benchmark(str(_toy(tmp_path, TOY_CODE.replace("toy.jsonl", "toy.json"))))
+    (tmp_path / "toy.json").write_text('[{"task_id": 1,')
+    with pytest.raises(DataError, match=r"toy\.json: not JSON \("):
+        load_benchmark(definition)
+
+
 def test_a_gold_box_is_the_last_box_alone_and_the_verifier_reads_the_same_grammar():
     solution = "First $\\boxed{1}$ and $\\boxed{2}$, then \\fbox{ \\frac{1}{2} } and \\boxed{3"
     assert last_box(solution) == "\\frac{1}{2}"  # the unclosed box ends the scan; no joining of adjacent boxes

@@ -9,6 +9,7 @@ import math
 
 import pytest
 
+from prime_common.jsonl import OutputError
 from prime_eval.scoring import InputError
 from prime_train.offline_prm import (
     PRMExample,
@@ -143,6 +144,8 @@ def test_training_learns_the_outcome_and_leaves_the_reference_alone(tiny_model, 
         micro_batch_size=3)  # 8 is not a multiple of 3: accumulation over uneven micro-batches  # fmt: skip
     examples = read_examples(data, settings)
     labels = [ex.label for ex in examples]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "train_log.jsonl").write_text('{"step": 99}\n' * 50)  # an earlier run's: replaced
     prm, tok = _load(tiny_model)
     ref, _ = _load(tiny_model)
     before_prm = {k: v.clone() for k, v in prm.state_dict().items()}
@@ -191,13 +194,15 @@ def test_cli_trains_a_folder_that_implicit_prm_scores(tiny_model, tmp_path, caps
     from prime_eval.rewards.implicit_prm import ImplicitPRM
 
     data = _write(tmp_path / "d.jsonl", _rows())
-    out = tmp_path / "prm"
+    out = tmp_path / "prm-é"
     args = _cli_args(["--data", str(data), "--model", str(tiny_model), "--output", str(out), "--lr", "1e-3",
                       "--epochs", "8", "--batch-size", "8", "--device", "cpu", "--quiet"])  # fmt: skip
     with one_torch_thread():
         assert cmd_prm(args) == 0
     assert "16 steps, loss 0.6931 ->" in capsys.readouterr().out
-    meta = json.loads((out / "prm_training.json").read_text())
+    text = (out / "prm_training.json").read_text(encoding="utf-8")
+    assert "prm-é" in text  # written as readable UTF-8, not \u escapes
+    meta = json.loads(text)
     assert meta["reference"] == str(tiny_model) and meta["settings"]["lr"] == 1e-3
     assert meta["settings"]["objective"] == "ce" and meta["result"]["optimizer_steps"] == 16
 
@@ -242,3 +247,12 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "prime-train prm: error: " in (err := capsys.readouterr().err) and "device 'cud'" in err
     argv = ["prm", "--data", str(good), "--model", str(tmp_path / "none"), "--output", str(tmp_path / "o")]
     assert train_main(argv) == 2 and "no such model folder" in capsys.readouterr().err
+
+
+def test_an_output_that_is_a_file_is_refused_before_training(tiny_model, tmp_path):
+    data = _write(tmp_path / "d.jsonl", _rows(1))
+    (tmp_path / "out").write_text("a file where the output folder should be")
+    settings = PRMTrainSettings(str(data), str(tiny_model), str(tmp_path / "out"))
+    prm, tok = _load(tiny_model)
+    with pytest.raises(OutputError, match=r"cannot write .*out: it is a file, not a folder"):
+        train(prm, prm, tok, read_examples(data, settings), settings, progress=False)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prime_common.jsonl import read_jsonl
 from prime_eval.verify import get_verifier, verify_batch
 
 
@@ -21,7 +22,7 @@ def load_docs_from(path: Path):
     """lm-eval's ``custom_dataset``: the documents ``prime-eval lm-eval-tasks`` wrote, as a ``test`` split."""
     import datasets
 
-    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(Path(path))
     # The reference is a string (math) or a mapping (code tests): one column type, so store it as JSON text.
     for row in rows:
         row["reference"] = json.dumps(row["reference"])

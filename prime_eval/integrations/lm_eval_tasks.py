@@ -12,14 +12,14 @@ warning when all benchmarks were asked for, and stops the command before it writ
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import yaml
 
-from benchmarks.loading import DataError, LoadedBenchmark, load_benchmark
+from benchmarks.loading import DataError, LoadedBenchmark, Problem, load_benchmark
 from benchmarks.registry import groups, parse_benchmark_list, registry
+from prime_common.jsonl import json_line, write_atomic
 
 from ..prompts import SUFFIXES
 
@@ -100,14 +100,15 @@ def write_task_dir(
     names = []
     for lb in loaded:
         d = lb.definition
-        with (out / "data" / f"{d.name}.jsonl").open("w") as f:
-            for p in lb.problems:
-                ref = dataclasses.asdict(p.reference) if dataclasses.is_dataclass(p.reference) else p.reference
-                row = {"id": p.id, "question": p.question, "reference": ref, "verifier": d.verifier}
-                f.write(json.dumps(row) + "\n")
+        write_atomic(out / "data" / f"{d.name}.jsonl", "".join(json_line(_doc(p, d.verifier)) for p in lb.problems))
         (out / f"{task_name(d.name)}.yaml").write_text(_yaml(_task(lb)))
         names.append(task_name(d.name))
     return names + _write_groups(out, names)
+
+
+def _doc(p: Problem, verifier: str) -> dict:
+    ref = dataclasses.asdict(p.reference) if dataclasses.is_dataclass(p.reference) else p.reference
+    return {"id": p.id, "question": p.question, "reference": ref, "verifier": verifier}
 
 
 def _write_groups(out: Path, written: list[str]) -> list[str]:
