@@ -17,12 +17,13 @@ read from /proc before and after each check.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from prime_common.jsonl import read_jsonl
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -117,8 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     from sandbox.local import preload_module
 
     preload_module(HARNESS_MODULE, HARNESS_SOURCE)
-    lines = (args.data / "humaneval" / "HumanEval.jsonl").read_text().splitlines()
-    problems = [json.loads(line) for line in lines if line.strip()][: args.n]
+    problems = read_jsonl(args.data / "humaneval" / "HumanEval.jsonl")[: args.n]
     sides = [Side(args.a), Side(args.b)]
     for side in sides:  # warm: the compile cache, the helper
         side.check(problems[0])

@@ -11,13 +11,13 @@ measured separately and left out, as the issue asks.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.loading import load_benchmark
 from benchmarks.registry import get_benchmark, groups
+from prime_common.jsonl import Appender
 from prime_eval.run_config import build_config
 from prime_eval.runner import run_eval
 from prime_eval.verify import verify_batch
@@ -29,14 +29,14 @@ PAPER_BENCHMARKS = groups()["paper_math"].benchmarks
 def write_responses(path: Path, n: int) -> int:
     """Sample j of each problem: the gold in a box for even j, a wrong number for odd j."""
     rows = 0
-    with path.open("w") as f:
+    with Appender(path) as out:
         for name in PAPER_BENCHMARKS:
             for p in load_benchmark(get_benchmark(name)).problems:
                 responses = [
                     f"Working through it step by step.\n\nThe final answer is $\\boxed{{{p.reference if j % 2 == 0 else -99991}}}$."
                     for j in range(n)
                 ]
-                f.write(json.dumps({"benchmark": name, "id": p.id, "responses": responses}) + "\n")
+                out.write({"benchmark": name, "id": p.id, "responses": responses})
                 rows += n
     return rows
 

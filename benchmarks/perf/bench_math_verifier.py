@@ -12,7 +12,6 @@ cleared so the measured pass pays for every prediction it parses.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.loading import load_benchmark
 from benchmarks.registry import get_benchmark
+from prime_common.jsonl import read_jsonl
 from prime_eval.verify import latex_expr, math, symbolic, verify_batch
 from prime_eval.verify.extract import find_boxes
 from prime_eval.verify.math import MathVerifier
@@ -109,7 +109,7 @@ def labelled_agreement() -> tuple[int, int, int, list[str]] | None:
         return None
     from math_verify import parse, verify
 
-    rows = [json.loads(line) for line in LABELLED.open() if line.strip()]
+    rows = read_jsonl(LABELLED)
     verifier = MathVerifier()
     prime_right = mv_right = 0
     misses = []

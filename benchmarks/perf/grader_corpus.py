@@ -10,11 +10,11 @@ runs in-process with its defaults (the gold wrapped in a box, as benchmarks/perf
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from prime_common.jsonl import read_jsonl
 from prime_eval.verify import Status, verify_batch
 from prime_eval.verify.math import MathVerifier
 
@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--show", type=int, default=200, help="list at most this many disagreements")
     ap.add_argument("--category", default="", help="only rows of this category")
     args = ap.parse_args()
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+    rows = read_jsonl(CORPUS)
     if args.category:
         rows = [r for r in rows if r["category"] == args.category]
     prime, mv = score_prime(rows), score_math_verify(rows)
