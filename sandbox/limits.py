@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -26,7 +26,7 @@ class Limits:
     disk_mb: int = 64
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
+        for name, value in self.to_dict().items():
             if value <= 0:
                 raise ValueError(f"Limits.{name} must be positive, got {value!r}")
 
@@ -34,4 +34,6 @@ class Limits:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a number: a copy of the fields is asdict's result without its recursive deep copy, which
+        # costs more than the rest of building a request.
+        return dict(vars(self))

@@ -285,3 +285,30 @@ def test_the_program_that_ran_and_every_setting_are_recorded():
     assert described["name"] == "code" and len(described["harness"]) == 16
     assert described["config"]["timeout_s"] == 5.0 and described["config"]["memory_mb"] == 512
     assert described["config"]["backend"] == "local" and "test_timeout_s" in described["config"]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def f(x):\n    return 1\n",
+        "async  def f():\n  pass",
+        "    return 1",
+        "def ff(): pass",
+        "class A:\n    def f(self): pass",
+        "def\\\nf(x): return 1",
+        "@d\ndef f(): pass",
+        "def \uff46(x): return 1",  # fullwidth f: NFKC makes it f
+        "def f(:",
+    ],
+)
+def test_whether_a_response_defines_the_entry_point_is_decided_as_by_a_parse(program):
+    import ast
+
+    from prime_eval.verify.code import _defines
+
+    try:
+        body = ast.parse(program).body
+    except SyntaxError:
+        body = []
+    expected = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "f" for n in body)
+    assert _defines(program, "f") is expected

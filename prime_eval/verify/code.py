@@ -79,6 +79,10 @@ def extract_program(response: str, language: str = "python") -> str | None:
 
 
 def _defines(program: str, name: str) -> bool:
+    # Only text with ``def`` then the name (whitespace or line continuations between) can define it, in ASCII (else
+    # NFKC may turn other letters into the name): most responses are a function body, and need no parse.
+    if program.isascii() and not re.search(rf"\bdef[\s\\]*{re.escape(name)}\b", program):
+        return False
     try:
         tree = ast.parse(program)
     except SyntaxError:
