@@ -13,19 +13,15 @@ pytest.importorskip("transformers")
 from prime_eval.cli import main  # noqa: E402
 from tests.tiny_model import one_torch_thread  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-needs_data = pytest.mark.skipif(not (DATA / "math500").is_dir(), reason="../shared/benchmarks not present")
-
 
 def _rows(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
-@needs_data
-def test_generate_then_bench(tiny_model, tmp_path, capsys):
+def test_generate_then_bench(tiny_model, shared_data, tmp_path, capsys):
     out = tmp_path / "bon"
     args = ["bon", "--generate", "--benchmark", "math500", "--model", str(tiny_model), "--backend", "hf",
-            "--samples", "4", "--limit", "2", "--max-tokens", "12", "--temperature", "1.0", "--data-dir", str(DATA),
+            "--samples", "4", "--limit", "2", "--max-tokens", "12", "--temperature", "1.0", "--data-dir", str(shared_data),
             "--implicit-prm", str(tiny_model), "--no-ref", "--output", str(out), "--quiet", "--workers", "1"]  # fmt: skip
     with one_torch_thread():
         assert main(args) == 0
@@ -54,7 +50,7 @@ def test_generate_then_bench(tiny_model, tmp_path, capsys):
     assert gen_file.read_text() == before and _rows(out / "pool.jsonl") == pool
     capsys.readouterr()
     changed = [a if a != "1.0" else "0.7" for a in args]
-    assert main(changed) == 2
+    assert main(changed) == 1  # the output folder's state, as for prime-eval run
     err = capsys.readouterr().err
     assert "holds a run with other settings" in err and "temperature: 1.0 -> 0.7" in err
 
@@ -75,3 +71,35 @@ def test_generate_option_errors(tmp_path, capsys, extra, message):
     assert main(["bon", "--oracle", "--output", str(tmp_path / "o"), "--quiet", *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def _arith_responses(path: Path, ids: list[str], samples: int) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "responses": ["\\boxed{0}"] * samples}) + "\n" for i in ids))
+    return path
+
+
+def test_generation_errors_are_reported_once_with_their_own_exit_status(tmp_path, capsys):
+    """A run folder holding other settings is the folder's state (exit 1, as for ``prime-eval run``), not wrong
+    input; a responses file without the samples asked for, or none at all, is (exit 2). One line each."""
+    from benchmarks.loading import load_benchmark
+    from benchmarks.registry import get_benchmark
+
+    ids = [p.id for p in load_benchmark(get_benchmark("arith"), limit=2).problems]
+    responses = _arith_responses(tmp_path / "r.jsonl", ids, 2)
+
+    def bon(out: str, *extra: str) -> int:
+        return main(["bon", "--generate", "--benchmark", "arith", "--limit", "2", "--samples", "2", "--backend",
+                     "file", "--model", str(responses), "--oracle", "--output", str(tmp_path / out), "--quiet",
+                     "--workers", "1", *extra])  # fmt: skip
+
+    assert bon("o") == 0
+    capsys.readouterr()
+    cases = [
+        (("o", "--temperature", "0.7"), 1, "holds a run with other settings"),
+        (("short", "--samples", "3"), 2, "has no response for benchmark 'arith'"),
+        (("none", "--model", str(tmp_path / "none.jsonl")), 2, "none.jsonl"),
+    ]
+    for argv, status, message in cases:
+        assert bon(*argv) == status, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and err.startswith("prime-eval bon: error: "), err

@@ -16,7 +16,7 @@ import sandbox
 from prime_common.errors import UserError
 from prime_common.registry import Registry, UnknownName
 from prime_eval.backends import BackendError, get_backend
-from prime_eval.bon.reward_models import REWARD_MODELS, reward_model_class
+from prime_eval.bon.reward_models import REWARD_MODELS
 from prime_eval.verify import VERIFIERS, Verifier, get_verifier
 from prime_eval.verify.code import CodeConfig, CodeVerifier
 from prime_eval.verify.extract import ExtractionConfig
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
     [
         (lambda: get_backend("vlm"), BackendError, "unknown backend 'vlm'; did you mean 'vllm'? (known: file, hf, "),
         (lambda: get_verifier("mathh"), UnknownName, "unknown verifier 'mathh'; did you mean 'math'? (known: code, "),
-        (lambda: reward_model_class("orn"), UnknownName, "unknown reward model 'orn'; did you mean 'orm'? (known: "),
+        (lambda: REWARD_MODELS.load("orn"), UnknownName, "unknown reward model 'orn'; did you mean 'orm'? (known: "),
         (
             lambda: sandbox.get_backend("dokcer"),
             UnknownName,

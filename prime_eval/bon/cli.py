@@ -9,6 +9,7 @@ from typing import Any
 
 from ..arg_types import nonnegative_float, positive_float, positive_int, probability
 from ..fields import Fields
+from ..verify import DEFAULT_TIMEOUT_S
 from .metrics import DEFAULT_DRAWS, DEFAULT_VOTE_WEIGHT, METRICS, VOTE_WEIGHTS
 
 
@@ -67,7 +68,9 @@ def add_bon_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=positive_int, default=None, help="verifier worker processes (default: all cores)"
     )
-    parser.add_argument("--timeout", type=positive_float, default=10.0, help="wall-clock seconds per verifier check")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, help="wall-clock seconds per verifier check"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -122,15 +125,14 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _reward_model(args: argparse.Namespace):
     from ..scoring import InputError
-    from .reward_models import FieldRM, OracleRM, reward_model_class
+    from .reward_models import REWARD_MODELS, FieldRM, OracleRM
 
     given = {k: getattr(args, k) for k in _PRM_ONLY + _NEURAL if getattr(args, k, None) is not None}
     common = {"progress": not args.quiet}
     if args.implicit_prm:
         if args.ref_model is None and not args.no_ref:
             raise InputError("--implicit-prm needs --ref-model MODEL, or --no-ref for the 'w/o ref' variant")
-        cls = reward_model_class("implicit_prm")
-        return cls(args.implicit_prm, ref=args.ref_model, **given, **common)
+        return REWARD_MODELS.create("implicit_prm", args.implicit_prm, ref=args.ref_model, **given, **common)
     wrong = [k for k in given if args.orm is None or k in _PRM_ONLY]
     if args.ref_model is not None or args.no_ref:
         wrong.append("ref_model" if args.ref_model is not None else "no_ref")
@@ -138,7 +140,7 @@ def _reward_model(args: argparse.Namespace):
         names = ", ".join("--" + k.replace("_", "-") for k in wrong)
         raise InputError(f"{names}: only for {'--implicit-prm' if args.orm else '--implicit-prm or --orm'}")
     if args.orm:
-        return reward_model_class("orm")(args.orm, **given, **common)
+        return REWARD_MODELS.create("orm", args.orm, **given, **common)
     if args.oracle:
         return OracleRM()
     return FieldRM(args.scores_field)

@@ -28,16 +28,11 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     """Generate (or resume) ``config.n`` samples per problem; returns the pool file and what produced it (for
     ``bon.json``). ``config.output`` must be ``output / GENERATION_DIR``."""
     from benchmarks.loading import load_benchmark
-    from benchmarks.registry import UnknownBenchmark, parse_benchmark_list
+    from benchmarks.registry import parse_benchmark_list
 
-    from ..backends import BackendError
-    from ..run_config import ConfigError
-    from ..runner import RunError, _generate, open_run
+    from ..runner import _generate, open_run
 
-    try:
-        definitions = parse_benchmark_list(config.benchmarks, config.include_path)
-    except UnknownBenchmark as exc:
-        raise InputError(str(exc)) from exc
+    definitions = parse_benchmark_list(config.benchmarks, config.include_path)
     # The bench labels candidates against a gold answer read back from JSONL; code tests are not such a value.
     code = [d.name for d in definitions if d.verifier != "math"]
     if code:
@@ -45,10 +40,7 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     data_dir = Path(config.data_dir) if config.data_dir else None
     loaded = [load_benchmark(d, data_dir=data_dir, source=config.data_source, limit=config.limit) for d in definitions]
     gen_dir = Path(config.output)
-    try:
-        backend = open_run(gen_dir, config)
-    except (RunError, BackendError, ConfigError) as exc:
-        raise InputError(str(exc)) from exc
+    backend = open_run(gen_dir, config)
     rows = []
     try:
         for lb in loaded:
@@ -60,8 +52,6 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
                                  "question": p.question, "gold": p.reference, "response": g["response"],
                                  "finish_reason": g.get("finish_reason"), "tokens": g.get("tokens")})  # fmt: skip
         model = backend.describe()
-    except (RunError, BackendError) as exc:
-        raise InputError(str(exc)) from exc
     finally:
         backend.close()  # frees a GPU engine before the reward model loads
     pool = Path(output) / POOL_FILE

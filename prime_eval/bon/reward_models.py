@@ -132,4 +132,3 @@ REWARD_MODELS = Registry(
         "orm": "prime_eval.rewards.orm:ORM",
     },
 )
-reward_model_class = REWARD_MODELS.load
