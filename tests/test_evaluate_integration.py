@@ -9,11 +9,9 @@ import pytest
 
 evaluate = pytest.importorskip("evaluate")
 
+from prime_common.jsonl import read_jsonl  # noqa: E402
 from prime_eval.cli import main  # noqa: E402
 from prime_eval.integrations import evaluate_metric_path  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
 
 
 def _score_cli(tmp_path: Path, rows: list[dict], *extra: str) -> list[dict]:
@@ -23,8 +21,8 @@ def _score_cli(tmp_path: Path, rows: list[dict], *extra: str) -> list[dict]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
-def test_math_metric_equals_prime_eval_score(tmp_path):
-    rows = [json.loads(x) for x in (DATA / "math500" / "test.jsonl").read_text().splitlines()[:40]]
+def test_math_metric_equals_prime_eval_score(shared_data, tmp_path):
+    rows = read_jsonl(shared_data / "math500" / "test.jsonl")[:40]
     pairs = [{"response": r["solution"], "gold": r["answer"]} for r in rows]
     pairs += [{"response": "The answer is $\\boxed{-7}$.", "gold": r["answer"]} for r in rows[:10]]
     metric = evaluate.load(evaluate_metric_path("prime_math"))
@@ -35,8 +33,8 @@ def test_math_metric_equals_prime_eval_score(tmp_path):
     assert got["accuracy"] == pytest.approx(40 / 50)
 
 
-def test_code_metric_needs_an_opt_in_and_equals_prime_eval_score(tmp_path, monkeypatch):
-    tasks = [json.loads(x) for x in (DATA / "humaneval" / "HumanEval.jsonl").read_text().splitlines()[:3]]
+def test_code_metric_needs_an_opt_in_and_equals_prime_eval_score(shared_data, tmp_path, monkeypatch):
+    tasks = read_jsonl(shared_data / "humaneval" / "HumanEval.jsonl")[:3]
     good = [f"```python\n{t['prompt']}{t['canonical_solution']}```" for t in tasks]
     bad = [f"```python\ndef {t['entry_point']}(*args):\n    return None\n```" for t in tasks]
     metric = evaluate.load(evaluate_metric_path("prime_code"))
@@ -49,9 +47,45 @@ def test_code_metric_needs_an_opt_in_and_equals_prime_eval_score(tmp_path, monke
     preds = [[g, b] for g, b in zip(good, bad)]
     got = metric.compute(
         predictions=preds, references=[t["task_id"] for t in tasks], benchmark="humaneval", k=[1, 2],
-        data_dir_path=str(DATA),
+        data_dir_path=str(shared_data),
     )  # fmt: skip
     assert got["pass@1"] == pytest.approx(0.5) and got["pass@2"] == pytest.approx(1.0)
     rows = [{"task_id": t["task_id"], "response": r} for t, pair in zip(tasks, preds) for r in pair]
-    cli = _score_cli(tmp_path, rows, "--benchmark", "humaneval", "--data-dir", str(DATA))
+    cli = _score_cli(tmp_path, rows, "--benchmark", "humaneval", "--data-dir", str(shared_data))
     assert [c for pair in got["correct"] for c in pair] == [r["correct"] for r in cli]
+
+
+TOY_CODE = """\
+name: toy_code
+description: one MBPP-shaped task
+verifier: code
+code_format: mbpp
+data: {local: toy.jsonl}
+fields: {id: task_id, question: text, solution: code}
+prompt: code
+"""
+
+
+def test_the_code_metrics_timeout_bounds_each_check(tmp_path, monkeypatch):
+    """``timeout_s`` is the sandbox's bound on a whole check: a program that never ends is cut off at it."""
+    import time
+
+    (tmp_path / "toy_code.yaml").write_text(TOY_CODE)
+    row = {
+        "task_id": 1,
+        "text": "f",
+        "code": "def f(): return 1",
+        "test_imports": [],
+        "test_list": ["assert f() == 1"],
+    }
+    (tmp_path / "toy.jsonl").write_text(json.dumps(row) + "\n")
+    monkeypatch.setenv("PRIME_ALLOW_CODE_EVAL", "1")
+    metric = evaluate.load(evaluate_metric_path("prime_code"))
+    spin = "```python\nwhile True:\n    pass\n```"
+    start = time.monotonic()
+    got = metric.compute(
+        predictions=[[spin]], references=["1"], benchmark=str(tmp_path / "toy_code.yaml"), timeout_s=1.0
+    )
+    elapsed = time.monotonic() - start
+    # Measured: 1.4 s; under the verifier's default bounds (8 s a check, 6 s a test) the same check takes 6.3 s.
+    assert got["correct"] == [[False]] and elapsed < 4.0

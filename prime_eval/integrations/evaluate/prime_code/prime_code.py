@@ -17,8 +17,7 @@ import evaluate
 
 from prime_eval.code_scoring import load_code_tasks
 from prime_eval.metrics import pass_at_k
-from prime_eval.verify import verify_batch
-from prime_eval.verify.code import CodeVerifier
+from prime_eval.verify import get_verifier, verify_batch
 
 OPT_IN = "PRIME_ALLOW_CODE_EVAL"
 _DESCRIPTION = "pass@k of model-written programs against a benchmark's tests, executed in prime's sandbox."
@@ -31,6 +30,8 @@ Args:
     k: the k values of pass@k (default [1]); each must not exceed the number of samples.
     data_dir_path: the benchmark files (default: $PRIME_BENCHMARK_DATA or ../shared/benchmarks); not `data_dir`,
         which `evaluate` keeps for its own cache folder.
+    timeout_s: wall-clock limit of each response's whole check, enforced by its sandbox run (default: the code
+        verifier's own, as `prime-eval score --benchmark`).
 Returns:
     pass@k for each k, and per-task lists of `correct` and `score` (fraction of tests passed).
 """
@@ -47,7 +48,7 @@ class PrimeCode(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, benchmark="humaneval", k=(1,), data_dir_path=None, timeout_s=60.0):
+    def _compute(self, predictions, references, benchmark="humaneval", k=(1,), data_dir_path=None, timeout_s=None):
         if os.environ.get(OPT_IN) != "1":
             raise ValueError(
                 f"prime_code runs model-written programs (in prime's sandbox); set {OPT_IN}=1 to allow it"
@@ -58,7 +59,8 @@ class PrimeCode(evaluate.Metric):
             raise ValueError(f"unknown {benchmark} task id(s): {', '.join(map(str, unknown[:5]))}")
         flat = [(i, resp) for i, samples in enumerate(predictions) for resp in samples]
         refs = [tasks[str(references[i])] for i, _ in flat]
-        verdicts = verify_batch(CodeVerifier(), [r for _, r in flat], refs, timeout_s=timeout_s, progress=False)
+        verifier = get_verifier("code", **({} if timeout_s is None else {"timeout_s": timeout_s}))
+        verdicts = verify_batch(verifier, [r for _, r in flat], refs, progress=False)
         correct = [[] for _ in predictions]
         scores = [[] for _ in predictions]
         for (i, _), v in zip(flat, verdicts):

@@ -10,8 +10,7 @@ The numbers are exactly those of ``prime-eval score``: the same verifier, throug
 import datasets
 import evaluate
 
-from prime_eval.verify import verify_batch
-from prime_eval.verify.math import MathConfig, MathVerifier
+from prime_eval.verify import DEFAULT_TIMEOUT_S, get_verifier, verify_batch
 
 _DESCRIPTION = "Accuracy of final answers to math problems, judged by prime's shared math verifier."
 _INPUTS = """
@@ -19,7 +18,7 @@ Args:
     predictions: whole model responses (the final answer is extracted: boxes, answer phrases, think blocks).
     references: gold answers (a whole reference solution works too: its last box is the gold).
     percent: "strip" (50% reads as 50) or "value" (50% reads as 0.5).
-    timeout_s: wall-clock limit per check.
+    timeout_s: wall-clock limit per check (default: prime's, as `prime-eval score`).
 Returns:
     accuracy, and per-sample `correct`, `status` and canonical `answers` (for majority voting).
 """
@@ -36,8 +35,8 @@ class PrimeMath(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, percent="strip", timeout_s=10.0):
-        verifier = MathVerifier(MathConfig(percent=percent))
+    def _compute(self, predictions, references, percent="strip", timeout_s=DEFAULT_TIMEOUT_S):
+        verifier = get_verifier("math", percent=percent)
         verdicts = verify_batch(verifier, list(predictions), list(references), timeout_s=timeout_s, progress=False)
         correct = [v.correct for v in verdicts]
         return {
