@@ -4,9 +4,6 @@ golds read a reference's box with the verifier's own box grammar. No shared benc
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from benchmarks.boxes import last_box
@@ -16,29 +13,7 @@ from benchmarks.registry import UnknownBenchmark, get_benchmark, groups, parse_b
 from prime_eval.cli import main
 from prime_eval.code_scoring import load_code_tasks
 from prime_eval.verify.extract import last_boxed
-
-TOY_CODE = """\
-name: toy_code
-description: two MBPP-shaped tasks
-verifier: code
-code_format: mbpp
-data: {local: toy.jsonl}
-fields: {id: task_id, question: text, solution: code}
-prompt: code
-"""
-
-
-def _toy(tmp_path: Path, yaml_text: str = TOY_CODE, rows: list[dict] | None = None) -> Path:
-    rows = rows or [
-        {"task_id": 7, "text": "add", "code": "def add(a, b): return a + b", "test_imports": [],
-         "test_list": ["assert add(1, 2) == 3", "assert add(0, 0) == 0"]},
-        {"task_id": 8, "text": "neg", "code": "def neg(a): return -a", "test_imports": ["import math"],
-         "test_list": ["assert neg(1) == -1"]},
-    ]  # fmt: skip
-    (tmp_path / "toy.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    path = tmp_path / f"{yaml_text.split()[1]}.yaml"
-    path.write_text(yaml_text)
-    return path
+from tests._toy_code import TOY_CODE, toy_code_benchmark
 
 
 def test_a_group_stands_for_its_members_in_a_benchmark_list():
@@ -70,7 +45,7 @@ def test_ls_lists_the_groups(capsys):
 
 def test_code_tasks_of_any_code_benchmark_load_through_the_registry(tmp_path):
     """A user's code benchmark (a YAML path, its data beside it): once only humaneval, mbpp and leetcode."""
-    tasks = load_code_tasks(str(_toy(tmp_path)))
+    tasks = load_code_tasks(str(toy_code_benchmark(tmp_path)))
     assert set(tasks) == {"7", "8"}  # MBPP-style integer ids as text, as input rows carry them
     assert tasks["7"] == CodeTests(tests=("assert add(1, 2) == 3", "assert add(0, 0) == 0"), task_id="7")
     assert tasks["8"].preamble == "import math"
@@ -83,24 +58,24 @@ def test_code_tasks_of_any_code_benchmark_load_through_the_registry(tmp_path):
 def test_leetcode_rows_split_at_each_assert_with_the_judges_imports(tmp_path):
     text = TOY_CODE.replace("toy_code", "toy_lc").replace("code_format: mbpp", "code_format: leetcode")
     row = {"task_id": "lc-1", "text": "q", "code": "", "test": "x = [1]\nassert f(x) == 1\nassert f([]) == 0\n"}
-    (task,) = load_code_tasks(str(_toy(tmp_path, text, [row]))).values()
+    (task,) = load_code_tasks(str(toy_code_benchmark(tmp_path, text, [row]))).values()
     assert task.tests == ("x = [1]\nassert f(x) == 1", "assert f([]) == 0") and task.preamble == LEETCODE_PREAMBLE
 
 
 def test_an_unknown_code_format_is_refused_when_the_definition_is_read(tmp_path):
     with pytest.raises(UnknownBenchmark, match="code_format, one of"):
-        get_benchmark(str(_toy(tmp_path, TOY_CODE.replace("code_format: mbpp", "code_format: apps"))))
+        get_benchmark(str(toy_code_benchmark(tmp_path, TOY_CODE.replace("code_format: mbpp", "code_format: apps"))))
 
 
 def test_a_row_without_the_solution_field_is_a_data_error(tmp_path):
     rows = [{"task_id": 1, "text": "q", "test_imports": [], "test_list": ["assert True"]}]
     with pytest.raises(DataError, match="a row has no field 'code'"):
-        load_code_tasks(str(_toy(tmp_path, rows=rows)))
+        load_code_tasks(str(toy_code_benchmark(tmp_path, rows=rows)))
 
 
 @pytest.mark.parametrize("bad", [b'{"task_id": 9, "text": "q"', b"[1, 2]", b'{"text": "\xff"}'])
 def test_a_benchmark_file_line_that_is_no_json_object_is_a_data_error_naming_the_line(tmp_path, bad):
-    definition = get_benchmark(str(_toy(tmp_path)))
+    definition = get_benchmark(str(toy_code_benchmark(tmp_path)))
     with (tmp_path / "toy.jsonl").open("ab") as f:
         f.write(b"\n" + bad + b"\n")
     with pytest.raises(DataError, match=r"toy\.jsonl:4: not a JSON object"):
@@ -108,7 +83,7 @@ def test_a_benchmark_file_line_that_is_no_json_object_is_a_data_error_naming_the
 
 
 def test_a_benchmark_json_file_that_is_no_json_is_a_data_error_naming_the_file(tmp_path):
-    definition = get_benchmark(str(_toy(tmp_path, TOY_CODE.replace("toy.jsonl", "toy.json"))))
+    definition = get_benchmark(str(toy_code_benchmark(tmp_path, TOY_CODE.replace("toy.jsonl", "toy.json"))))
     (tmp_path / "toy.json").write_text('[{"task_id": 1,')
     with pytest.raises(DataError, match=r"toy\.json: not JSON \("):
         load_benchmark(definition)

@@ -12,6 +12,7 @@ evaluate = pytest.importorskip("evaluate")
 from prime_common.jsonl import read_jsonl  # noqa: E402
 from prime_eval.cli import main  # noqa: E402
 from prime_eval.integrations import evaluate_metric_path  # noqa: E402
+from tests._toy_code import toy_code_benchmark  # noqa: E402
 
 
 def _score_cli(tmp_path: Path, rows: list[dict], *extra: str) -> list[dict]:
@@ -55,37 +56,16 @@ def test_code_metric_needs_an_opt_in_and_equals_prime_eval_score(shared_data, tm
     assert [c for pair in got["correct"] for c in pair] == [r["correct"] for r in cli]
 
 
-TOY_CODE = """\
-name: toy_code
-description: one MBPP-shaped task
-verifier: code
-code_format: mbpp
-data: {local: toy.jsonl}
-fields: {id: task_id, question: text, solution: code}
-prompt: code
-"""
-
-
 def test_the_code_metrics_timeout_bounds_each_check(tmp_path, monkeypatch):
     """``timeout_s`` is the sandbox's bound on a whole check: a program that never ends is cut off at it."""
     import time
 
-    (tmp_path / "toy_code.yaml").write_text(TOY_CODE)
-    row = {
-        "task_id": 1,
-        "text": "f",
-        "code": "def f(): return 1",
-        "test_imports": [],
-        "test_list": ["assert f() == 1"],
-    }
-    (tmp_path / "toy.jsonl").write_text(json.dumps(row) + "\n")
+    definition = toy_code_benchmark(tmp_path)
     monkeypatch.setenv("PRIME_ALLOW_CODE_EVAL", "1")
     metric = evaluate.load(evaluate_metric_path("prime_code"))
     spin = "```python\nwhile True:\n    pass\n```"
     start = time.monotonic()
-    got = metric.compute(
-        predictions=[[spin]], references=["1"], benchmark=str(tmp_path / "toy_code.yaml"), timeout_s=1.0
-    )
+    got = metric.compute(predictions=[[spin]], references=["7"], benchmark=str(definition), timeout_s=1.0)
     elapsed = time.monotonic() - start
     # Measured: 1.4 s; under the verifier's default bounds (8 s a check, 6 s a test) the same check takes 6.3 s.
     assert got["correct"] == [[False]] and elapsed < 4.0
