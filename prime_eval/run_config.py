@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.registry import groups
 from prime_common.typed_config import ConfigError, load, read_settings, setting, suggest
 
-PAPER_MATH = "aime24,amc,math500,minerva_math,olympiadbench"
+# Spelt out rather than "paper_math": a run's saved settings then name its benchmarks, as they always have.
+PAPER_MATH = ",".join(groups()["paper_math"].benchmarks)
 
 # PRIME's evaluation (its eval/run.sh): greedy, one sample, its system prompt with the literal-\n quirk, and each
 # benchmark's own token limit (from the benchmark definitions, max_tokens=None here).

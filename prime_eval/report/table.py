@@ -3,7 +3,7 @@ with its standard error and sample count, and a flag where a run's settings diff
 
 Averages reuse ``prime_eval.metrics.weighted_average`` (PRIME's unweighted mean, each benchmark once) for runs and
 ``ReferenceSet.average`` for published rows; the benchmarks averaged are each selected reference set's
-``average_of`` (the runner's five math benchmarks when no set gives one). A row lacking any of them gets no
+``average_of`` (the paper_math group, the runner's five math benchmarks, when no set gives one). A row lacking any of them gets no
 average rather than a mean over fewer benchmarks, which would not be comparable.
 """
 
@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from benchmarks.registry import groups
+
 from ..metrics import weighted_average
-from ..runner import PAPER_BENCHMARKS
 from .references import Reference
 from .runs import BenchResult, Run, Settings
 from .stats import average_stderr
 
 # Column order: the paper's table first, then anything else alphabetically.
-PAPER_ORDER = ("aime24", "amc", "math500", "minerva_math", "olympiadbench", "leetcode", "livecodebench")
+PAPER_ORDER = (*groups()["paper_math"].benchmarks, "leetcode", "livecodebench")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def average_specs(references: list[Reference]) -> tuple[AverageSpec, ...]:
                 sources.append(r.set.name)
     # The runner's own paper_average (PRIME's five math benchmarks, `prime-eval run`'s default set) is always
     # offered: a math-only run then gets an average beside Table 1's seven-benchmark one.
-    specs.setdefault(tuple(PAPER_BENCHMARKS), []).append("prime-eval run's paper_average")
+    specs.setdefault(groups()["paper_math"].benchmarks, []).append("prime-eval run's paper_average")
     return tuple(AverageSpec(f"avg{len(b)}", b, ", ".join(s)) for b, s in specs.items())
 
 
