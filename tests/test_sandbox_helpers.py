@@ -19,7 +19,7 @@ from sandbox.local import LocalBackend, SandboxWeakWarning, preload_module
 # Serves each run: reads the sealed payload, asks the program a question over the pipes, and reports what it saw of
 # itself and what the program answered on the run's stdout.
 HELPER = """
-import json, os, socket, time
+import ctypes, json, os, socket, time
 
 def _helper_main(fd):
     channel = socket.socket(fileno=fd)
@@ -35,6 +35,7 @@ def _helper_main(fd):
         os.write(to_program, b"?")
         answer = json.loads(os.read(from_program, 1 << 16) or b"null")
         me = {key: status[key].strip() for key in ("CapEff", "NoNewPrivs", "Seccomp")}
+        me["dumpable"] = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
         os.write(out, json.dumps({"pid": os.getpid(), "sealed": payload, "me": me, "program": answer}).encode())
         for each in fds:
             os.close(each)
@@ -74,7 +75,7 @@ def test_the_helper_gets_the_sealed_payload_and_runs_confined_outside_the_run(ba
     assert first.ok, (first.status, first.reason, first.stderr)
     seen = json.loads(first.stdout)
     assert seen["sealed"] == "one"
-    assert seen["me"] == {"CapEff": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2"}
+    assert seen["me"] == {"CapEff": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2", "dumpable": 0}
     # The program is pid 1 of its run, sees no other process (the helper is outside), and holds only pipes.
     assert seen["program"] == {"pid": 1, "parent": 0, "others": [], "fd3": "pipe"}
     # Its kill(-1) reached nothing outside its run: the same helper serves the next run.
