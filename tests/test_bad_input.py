@@ -17,7 +17,6 @@ from prime_common.jsonl import Appender, OutputError, read_repairing
 from prime_eval.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "benchmarks"
 
 
 def _one_line(err: str) -> str:
@@ -191,21 +190,20 @@ def test_bon_on_a_full_disk_leaves_no_temporary_file(tmp_path, capsys, small_dis
     assert len((out / "candidates.jsonl").read_text().splitlines()) == len(rows)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
 def test_run_on_a_full_disk_resumes_without_duplicates(tmp_path, small_disk):
     from prime_eval.run_config import build_config
     from prime_eval.runner import run_eval
     from tests._fake_backend import FakeBackend
 
-    config = build_config({"model": "fake", "benchmarks": "math500", "n": 4, "temperature": 0.6, "limit": 12,
-                           "output": str(small_disk.path / "run"), "data_dir": str(DATA), "verify_workers": 1})  # fmt: skip
+    config = build_config({"model": "fake", "benchmarks": "arith", "n": 4, "temperature": 0.6, "limit": 12,
+                           "output": str(small_disk.path / "run"), "verify_workers": 1})  # fmt: skip
     long = {"x": "word " * 400}  # every problem answers a ~2 KB response: the disk fills during generation
     with pytest.raises(OutputError, match="No space left on device"):
         run_eval(config, backend=FakeBackend(long), progress=False)
     small_disk.grow()
     results = run_eval(config, backend=FakeBackend(long), progress=False)
-    assert results["benchmarks"]["math500"]["num_samples"] == 48
-    gens = read_repairing(small_disk.path / "run" / "generations" / "math500.jsonl")
+    assert results["benchmarks"]["arith"]["num_samples"] == 48
+    gens = read_repairing(small_disk.path / "run" / "generations" / "arith.jsonl")
     assert len(gens) == len({(g["id"], g["sample"]) for g in gens}) == 48
     assert not list((small_disk.path / "run").glob("*.tmp"))
 

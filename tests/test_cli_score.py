@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from prime_common.jsonl import read_jsonl
 from prime_eval.cli import main
 
 
@@ -113,13 +114,8 @@ def test_console_script_starts_without_heavy_imports():
     assert out.strip() == "[]"
 
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-needs_data = pytest.mark.skipif(not (DATA / "humaneval").is_dir(), reason="../shared/benchmarks not present")
-
-
-@needs_data
-def test_code_benchmark_rows_run_against_their_tasks(tmp_path):
-    rows = [json.loads(line) for line in (DATA / "humaneval" / "HumanEval.jsonl").read_text().splitlines()[:2]]
+def test_code_benchmark_rows_run_against_their_tasks(shared_data, tmp_path):
+    rows = read_jsonl(shared_data / "humaneval" / "HumanEval.jsonl")[:2]
     src = _write(
         tmp_path / "gens.jsonl",
         [
@@ -134,7 +130,8 @@ def test_code_benchmark_rows_run_against_their_tasks(tmp_path):
         ],
     )
     out = tmp_path / "scored.jsonl"
-    args = ["score", "--benchmark", "humaneval", "--data-dir", str(DATA), "--input", str(src), "--output", str(out)]
+    args = ["score", "--benchmark", "humaneval", "--data-dir", str(shared_data), "--input", str(src), "--output",
+            str(out)]  # fmt: skip
     assert main([*args, "--quiet"]) == 0
     scored = _read(out)
     assert [r["correct"] for r in scored] == [True, False]
@@ -142,8 +139,7 @@ def test_code_benchmark_rows_run_against_their_tasks(tmp_path):
     assert scored[1]["verify_details"]["tests"], "per-test details are kept"
 
 
-@needs_data
-def test_code_benchmark_unknown_id_names_the_line(tmp_path, capsys):
+def test_code_benchmark_unknown_id_names_the_line(shared_data, tmp_path, capsys):
     src = _write(
         tmp_path / "gens.jsonl", [{"task_id": "HumanEval/0", "response": "x"}, {"task_id": "Nope/1", "response": "x"}]
     )
@@ -152,7 +148,7 @@ def test_code_benchmark_unknown_id_names_the_line(tmp_path, capsys):
         "--benchmark",
         "humaneval",
         "--data-dir",
-        str(DATA),
+        str(shared_data),
         "--input",
         str(src),
         "--output",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from prime_common.jsonl import read_jsonl
 from prime_eval.backends.base import Request, SamplingConfig
 from prime_eval.backends.file import FileBackend
 from prime_eval.bon import run_bon
@@ -16,8 +17,6 @@ from prime_eval.bon.plot import grid
 from prime_eval.bon.reward_models import FieldRM, OracleRM
 from prime_eval.cli import main
 from prime_eval.fields import Fields
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
 
 def _jsonl(path: Path, rows: list) -> Path:
@@ -62,14 +61,13 @@ def test_a_misnamed_field_gets_a_suggestion(tmp_path, capsys):
     assert "missing field 'response' (did you mean 'responses'?) (fields: gold, responses)" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (DATA / "humaneval").is_dir(), reason="../shared/benchmarks not present")
-def test_code_scoring_honours_response_and_id_fields(tmp_path):
-    task = json.loads((DATA / "humaneval" / "HumanEval.jsonl").read_text().splitlines()[0])
+def test_code_scoring_honours_response_and_id_fields(shared_data, tmp_path):
+    task = read_jsonl(shared_data / "humaneval" / "HumanEval.jsonl")[0]
     right = f"```python\n{task['prompt']}{task['canonical_solution']}```"
     src = _jsonl(tmp_path / "g.jsonl.gz", [{"problem": task["task_id"], "response": "x", "completion": right}])
     out = tmp_path / "o.jsonl"
-    args = ["score", "--benchmark", "humaneval", "--data-dir", str(DATA), "--input", str(src), "--output", str(out),
-            "--id-field", "problem", "--response-field", "completion", "--quiet"]  # fmt: skip
+    args = ["score", "--benchmark", "humaneval", "--data-dir", str(shared_data), "--input", str(src),
+            "--output", str(out), "--id-field", "problem", "--response-field", "completion", "--quiet"]  # fmt: skip
     assert main(args) == 0
     assert _read(out)[0]["correct"] is True  # the 'completion' column was run, not 'response'
 

@@ -17,20 +17,19 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 
 from benchmarks.loading import load_benchmark  # noqa: E402
 from benchmarks.registry import get_benchmark  # noqa: E402
+from prime_common.jsonl import read_jsonl  # noqa: E402
 from prime_eval.cli import main  # noqa: E402
 from prime_eval.integrations.lm_eval_tasks import write_task_dir  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
 LIMIT = 4
 
 
 @pytest.fixture(scope="module")
-def task_dir(tmp_path_factory) -> Path:
+def task_dir(tmp_path_factory, shared_data) -> Path:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = tmp_path_factory.mktemp("lm_eval_tasks")
-    write_task_dir(out, "math500,humaneval", data_dir=DATA)
+    write_task_dir(out, "math500,humaneval", data_dir=shared_data)
     return out
 
 
@@ -51,7 +50,7 @@ class ScriptedLM(LM):
         raise NotImplementedError
 
 
-def _prime_file_run(tmp_path: Path, name: str, samples: list[dict]) -> list[bool]:
+def _prime_file_run(tmp_path: Path, data: Path, name: str, samples: list[dict]) -> list[bool]:
     """prime-eval run --backend file over exactly the documents lm-eval generated for."""
     responses = tmp_path / f"{name}.jsonl"
     responses.write_text(
@@ -62,11 +61,9 @@ def _prime_file_run(tmp_path: Path, name: str, samples: list[dict]) -> list[bool
     )
     out = tmp_path / f"run_{name}"
     args = ["run", "--backend", "file", "--model", str(responses), "--benchmarks", name, "--limit", str(len(samples)),
-            "--output", str(out), "--data-dir", str(DATA), "--quiet"]  # fmt: skip
+            "--output", str(out), "--data-dir", str(data), "--quiet"]  # fmt: skip
     assert main(args) == 0
-    rows = {
-        r["id"]: r["correct"] for r in map(json.loads, (out / "samples" / f"{name}.jsonl").read_text().splitlines())
-    }
+    rows = {r["id"]: r["correct"] for r in read_jsonl(out / "samples" / f"{name}.jsonl")}
     return [rows[s["doc"]["id"]] for s in samples]
 
 
@@ -74,15 +71,15 @@ def _verdicts(results: dict, task: str) -> list[dict]:
     return sorted(results["samples"][task], key=lambda s: int(s["doc_id"]))
 
 
-def test_scripted_model_verdicts_match_prime(task_dir, tmp_path):
+def test_scripted_model_verdicts_match_prime(task_dir, shared_data, tmp_path):
     answers = {}
     for name in ("math500", "humaneval"):
-        for k, p in enumerate(load_benchmark(get_benchmark(name), data_dir=DATA, limit=LIMIT).problems):
+        for k, p in enumerate(load_benchmark(get_benchmark(name), data_dir=shared_data, limit=LIMIT).problems):
             if name == "math500":
                 answers[p.question] = f"So $\\boxed{{{p.reference if k % 2 == 0 else '-7'}}}$."
             else:
                 body = "    return None\n" if k % 2 else None
-                code = p.reference.prompt + (body or _canonical(p.id))
+                code = p.reference.prompt + (body or _canonical(shared_data, p.id))
                 answers[p.question] = f"```python\n{code}\n```"
     results = lm_eval.simple_evaluate(
         model=ScriptedLM(answers), tasks=["prime_math500", "prime_humaneval"], limit=LIMIT,
@@ -93,16 +90,16 @@ def test_scripted_model_verdicts_match_prime(task_dir, tmp_path):
         samples = _verdicts(results, f"prime_{name}")
         ours = [bool(s["acc"]) for s in samples]
         assert ours == [k % 2 == 0 for k in range(LIMIT)], name
-        assert ours == _prime_file_run(tmp_path, name, samples)
+        assert ours == _prime_file_run(tmp_path, shared_data, name, samples)
         assert results["results"][f"prime_{name}"]["acc,none"] == pytest.approx(0.5)
 
 
-def _canonical(task_id: str) -> str:
-    rows = [json.loads(x) for x in (DATA / "humaneval" / "HumanEval.jsonl").read_text().splitlines()]
+def _canonical(data: Path, task_id: str) -> str:
+    rows = read_jsonl(data / "humaneval" / "HumanEval.jsonl")
     return next(r["canonical_solution"] for r in rows if r["task_id"] == task_id)
 
 
-def test_tiny_local_model_through_lm_eval(task_dir, tiny_model, tmp_path):
+def test_tiny_local_model_through_lm_eval(task_dir, shared_data, tiny_model, tmp_path):
     results = lm_eval.simple_evaluate(
         model="hf", model_args={"pretrained": str(tiny_model), "dtype": "float32"}, device="cpu",
         tasks=["prime_math500"], limit=2, task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
@@ -110,4 +107,4 @@ def test_tiny_local_model_through_lm_eval(task_dir, tiny_model, tmp_path):
     )  # fmt: skip
     samples = _verdicts(results, "prime_math500")
     assert len(samples) == 2
-    assert [bool(s["acc"]) for s in samples] == _prime_file_run(tmp_path, "math500", samples)
+    assert [bool(s["acc"]) for s in samples] == _prime_file_run(tmp_path, shared_data, "math500", samples)

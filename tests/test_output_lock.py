@@ -105,13 +105,9 @@ def test_second_run_of_a_folder_stops(tmp_path, holder):
     from prime_eval.runner import run_eval
     from tests._fake_backend import FakeBackend
 
-    data = ROOT.parent / "shared" / "benchmarks"
-    if not data.is_dir():
-        pytest.skip("../shared/benchmarks not present")
     run = tmp_path / "run"
     first = holder(run)
-    config = build_config({"model": "fake", "benchmarks": "math500", "limit": 1, "output": str(run),
-                           "data_dir": str(data)})  # fmt: skip
+    config = build_config({"model": "fake", "benchmarks": "arith", "limit": 1, "output": str(run)})
     fake = FakeBackend({})
     with pytest.raises(OutputBusy, match=f"pid {first.pid}"):
         run_eval(config, backend=fake, progress=False)

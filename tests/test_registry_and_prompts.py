@@ -11,9 +11,6 @@ from benchmarks.registry import UnknownBenchmark, get_benchmark, parse_benchmark
 from prime_eval.prompts import PRIME_SYSTEM, PromptTemplate
 from prime_eval.run_config import ConfigError, build_config
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/benchmarks not present")
-
 EXPECTED_ROWS = {
     "aime24": 30, "aime24_qwen": 30, "amc": 83, "amc23": 40, "math500": 500, "minerva_math": 272,
     "olympiadbench": 675, "humaneval": 164, "mbpp": 399, "leetcode": 180,
@@ -35,22 +32,20 @@ def test_did_you_mean():
     assert [d.name for d in parse_benchmark_list("amc, aime24,amc")] == ["amc", "aime24"]
 
 
-@needs_data
 @pytest.mark.parametrize("name", sorted(EXPECTED_ROWS))
-def test_local_data_loads_with_unique_ids_and_a_content_hash(name):
-    loaded = load_benchmark(get_benchmark(name), data_dir=DATA)
+def test_local_data_loads_with_unique_ids_and_a_content_hash(name, shared_data):
+    loaded = load_benchmark(get_benchmark(name), data_dir=shared_data)
     assert len(loaded.problems) == EXPECTED_ROWS[name]
     assert len({p.id for p in loaded.problems}) == len(loaded.problems)
     assert len(loaded.source["sha256"]) == 64 and loaded.source["kind"] == "local"
     assert all(p.question and p.reference is not None for p in loaded.problems)
 
 
-@needs_data
-def test_golds_are_taken_as_prime_took_them():
-    aime = load_benchmark(get_benchmark("aime24"), data_dir=DATA)
+def test_golds_are_taken_as_prime_took_them(shared_data):
+    aime = load_benchmark(get_benchmark("aime24"), data_dir=shared_data)
     assert all("2024_AIME" in p.id or p.id.isdigit() for p in aime.problems)
     assert not any(str(p.reference).startswith("0") for p in aime.problems)
-    minerva = load_benchmark(get_benchmark("minerva_math"), data_dir=DATA, limit=3)
+    minerva = load_benchmark(get_benchmark("minerva_math"), data_dir=shared_data, limit=3)
     assert len(minerva.problems) == 3 and "\\boxed" not in minerva.problems[0].reference
     assert gold_of({"answer": "073"}, "lstrip_zeros(answer)") == "73"
     assert gold_of({"final_answer": ["$5$"]}, "first(final_answer)") == "$5$"
