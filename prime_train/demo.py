@@ -113,6 +113,8 @@ def summarize(runs: dict[str, Path]) -> dict[str, dict[str, float]]:
                            last_step=evals[-1]["step"], last=evals[-1]["arith/avg"])  # fmt: skip
         reward = [r["rollout/accuracy"] for r in rows if "rollout/accuracy" in r]
         if reward:
+            # Step 1's rollouts come from the SFT checkpoint itself: the start's T = 1 accuracy on training prompts.
+            summary["reward_start"] = reward[0]
             summary["reward_first_quarter"] = _mean(_quarter(reward, first=True))
             summary["reward_last_quarter"] = _mean(_quarter(reward, first=False))
         pairwise = [r["prm/pairwise_acc"] for r in rows if "prm/pairwise_acc" in r]
@@ -216,6 +218,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         json.dumps({"runs": summary, "wall_s": seconds, "cpu_s_main_process": cpu_seconds}, indent=2) + "\n"
     )
     lines = []
+    start = next((s["reward_start"] for s in summary.values() if "reward_start" in s), None)
+    if start is not None:
+        lines.append(f"  start (the SFT checkpoint): T = 1 accuracy {100 * start:.1f}% on step 1's training prompts")
     for name, s in summary.items():
         line = f"  {name}: held-out greedy {100 * s.get('first', 0):.1f}% (step {s.get('first_step', 0)})"
         line += f" -> {100 * s.get('last', 0):.1f}% (step {s.get('last_step', 0)})"
