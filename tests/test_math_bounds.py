@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from benchmarks.boxes import brace_partners, match_brace
 from prime_eval.verify import Status
-from prime_eval.verify.extract import brace_partners, extract_answer, match_brace
+from prime_eval.verify.extract import extract_answer
 from prime_eval.verify.latex_expr import compile_latex
 from prime_eval.verify.latex_normalize import _is_unit, normalize, strip_units, unwrap_command
 from prime_eval.verify.math import MathVerifier

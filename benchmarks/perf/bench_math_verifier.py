@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.boxes import find_boxes
 from benchmarks.loading import load_benchmark
 from benchmarks.registry import get_benchmark
 from prime_common.jsonl import read_jsonl
 from prime_eval.verify import latex_expr, math, symbolic, verify_batch
-from prime_eval.verify.extract import find_boxes
 from prime_eval.verify.math import MathVerifier
 
 _INT = re.compile(r"^-?\d+(?:\.0+)?$")

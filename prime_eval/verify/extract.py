@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# The box grammar is the benchmarks' (a reference solution's box is a gold); match_brace is re-exported for the
-# LaTeX parsers here.
-from benchmarks.boxes import find_boxes, match_brace, scan_boxes  # noqa: F401
+# The box grammar is the benchmarks' (a reference solution's box is a gold).
+from benchmarks.boxes import find_boxes, scan_boxes
 
 from .extract_phrases import PHRASES, bare, final_statement, last_phrase, unbold
 from .extract_prose import hedges
@@ -94,25 +93,6 @@ def strip_reasoning(text: str) -> str | None:
     if THINK_OPEN in text:
         return None
     return text
-
-
-def brace_partners(text: str) -> dict[int, int]:
-    """Index of each ``{`` -> index of the ``}`` closing it, for every brace that closes, in one pass.
-    ``brace_partners(t).get(k, -1) == match_brace(t, k)`` for every unescaped ``{`` at ``k``."""
-    partners: dict[int, int] = {}
-    stack: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            stack.append(i)
-        elif c == "}" and stack:
-            partners[stack.pop()] = i
-        i += 1
-    return partners
 
 
 def last_boxed(text: str) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from .extract import match_brace
+from benchmarks.boxes import match_brace
 
 Value = Fraction | complex
 

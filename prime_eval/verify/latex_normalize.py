@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .extract import brace_partners, find_boxes
+from benchmarks.boxes import brace_partners, find_boxes
+
 from .latex_expr import compile_latex
 
 # Units cut from the end of an answer ("5 \text{ cm}^2" -> "5"). Singular forms; a plural "s" is also accepted.
