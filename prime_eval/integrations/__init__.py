@@ -10,3 +10,17 @@ def evaluate_metric_path(name: str) -> str:
     if name not in EVALUATE_METRICS:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(EVALUATE_METRICS)}")
     return str(Path(__file__).with_name("evaluate") / name)
+
+
+def metric_info(description: str, inputs: str, prediction):
+    """The ``evaluate.MetricInfo`` of one of prime's metrics: ``prediction`` is the ``datasets`` feature of one
+    prediction; a reference is text (a gold answer or a task id)."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(
+        description=description,
+        citation="",
+        inputs_description=inputs,
+        features=datasets.Features({"predictions": prediction, "references": datasets.Value("string")}),
+    )

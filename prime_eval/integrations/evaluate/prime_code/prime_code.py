@@ -16,6 +16,7 @@ import datasets
 import evaluate
 
 from prime_eval.code_scoring import load_code_tasks
+from prime_eval.integrations import metric_info
 from prime_eval.metrics import pass_at_k
 from prime_eval.verify import get_verifier, verify_batch
 
@@ -39,14 +40,7 @@ Returns:
 
 class PrimeCode(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_INPUTS,
-            features=datasets.Features(
-                {"predictions": datasets.Sequence(datasets.Value("string")), "references": datasets.Value("string")}
-            ),
-        )
+        return metric_info(_DESCRIPTION, _INPUTS, datasets.Sequence(datasets.Value("string")))
 
     def _compute(self, predictions, references, benchmark="humaneval", k=(1,), data_dir_path=None, timeout_s=None):
         if os.environ.get(OPT_IN) != "1":

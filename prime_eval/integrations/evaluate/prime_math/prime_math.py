@@ -10,6 +10,7 @@ The numbers are exactly those of ``prime-eval score``: the same verifier, throug
 import datasets
 import evaluate
 
+from prime_eval.integrations import metric_info
 from prime_eval.verify import DEFAULT_TIMEOUT_S, get_verifier, verify_batch
 
 _DESCRIPTION = "Accuracy of final answers to math problems, judged by prime's shared math verifier."
@@ -26,14 +27,7 @@ Returns:
 
 class PrimeMath(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_INPUTS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return metric_info(_DESCRIPTION, _INPUTS, datasets.Value("string"))
 
     def _compute(self, predictions, references, percent="strip", timeout_s=DEFAULT_TIMEOUT_S):
         verifier = get_verifier("math", percent=percent)
