@@ -26,10 +26,9 @@ from typing import Any
 from benchmarks.loading import LoadedBenchmark, load_benchmark
 from benchmarks.registry import parse_benchmark_list
 from prime_common.errors import UserError
+from prime_common.jsonl import Appender, json_document, prepare_output_dir, read_repairing, write_atomic
 
 from .backends.base import Backend, Completion, Request, SamplingConfig, accepts_token_progress, context_length
-from .jsonl import Appender, read_repairing
-from .output_files import json_document, prepare_output_dir, write_atomic
 from .output_lock import hold_output
 from .prompts import PromptTemplate
 from .provenance import package_versions, utc_now
@@ -224,11 +223,6 @@ def generate(loaded: list[LoadedBenchmark], config: RunConfig, backend: Backend,
     if failures:
         raise RunError(f"{len(failures)} samples failed to generate (rerun to retry): {failures[0]}")
     return plans
-
-
-def _generate(lb: LoadedBenchmark, config: RunConfig, backend: Backend, out: Path, progress: bool) -> dict:
-    """One benchmark's generation (``bon --generate`` calls it per benchmark)."""
-    return generate([lb], config, backend, out, progress)[lb.definition.name]
 
 
 def _score(lb: LoadedBenchmark, generated: dict, config: RunConfig, out: Path, progress: bool) -> dict:

@@ -23,7 +23,7 @@ class ModelConfig:
     policy: str = setting("", "HF id or local path of the SFT checkpoint")
     prm: str | None = setting(None, "implicit PRM init (default: the policy's checkpoint, as the paper does)")
     reference: str | None = setting(None, "frozen reference (default: the policy's checkpoint)")
-    dtype: Literal["auto", "bf16", "fp32"] = setting("auto", "auto: bf16 on GPU, fp32 on CPU")
+    dtype: Literal["auto", "bf16", "bfloat16", "fp32", "float32"] = setting("auto", "auto: bf16 on GPU, fp32 on CPU")
     gradient_checkpointing: bool = False
     trust_remote_code: bool = False
 

@@ -58,7 +58,7 @@ class PRMTrainSettings:
     grad_clip: float = setting(10.0, "max gradient norm")
     seed: int = setting(0, "shuffling and pair sampling")
     device: str = setting("auto", "auto (cuda if available), cpu, cuda, cuda:1, ...")
-    dtype: Literal["float32", "bfloat16"] = setting("float32", "the PRM's weights")
+    dtype: Literal["float32", "fp32", "bfloat16", "bf16"] = setting("float32", "the PRM's weights")
     gradient_checkpointing: bool = setting(False, "trade compute for memory")
     max_pairs_per_prompt: int = setting(8, "dpo only")
     prompt_field: str = "prompt"
@@ -73,8 +73,8 @@ class PRMTrainSettings:
             raise InputError(f"objective must be 'ce' or 'dpo', got {self.objective!r}")
         if self.format not in ("auto", "chat", "plain"):
             raise InputError(f"format must be 'auto', 'chat' or 'plain', got {self.format!r}")
-        if self.dtype not in ("float32", "bfloat16"):
-            raise InputError(f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+        if self.dtype not in ("float32", "fp32", "bfloat16", "bf16"):
+            raise InputError(f"dtype must be float32 (fp32) or bfloat16 (bf16), got {self.dtype!r}")
         for name in ("epochs", "batch_size", "micro_batch_size", "max_length", "max_pairs_per_prompt"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -309,8 +309,9 @@ def run_prm_training(settings: PRMTrainSettings, progress: bool = True) -> PRMTr
     import torch
     from transformers import AutoModelForCausalLM
 
+    from prime_eval.device import resolve_device, resolve_dtype
     from prime_eval.provenance import package_versions, utc_now
-    from prime_eval.rewards.formatting import check_model_path, load_model, load_tokenizer, resolve_device
+    from prime_eval.rewards.formatting import check_model_path, load_model, load_tokenizer
 
     settings.check()
     examples = read_examples(Path(settings.data), settings)
@@ -322,7 +323,7 @@ def run_prm_training(settings: PRMTrainSettings, progress: bool = True) -> PRMTr
     encoded = encode_examples(tokenizer, examples, settings.max_length, settings.format)
     started = utc_now()
     torch.manual_seed(settings.seed)
-    prm = AutoModelForCausalLM.from_pretrained(settings.model, dtype=getattr(torch, settings.dtype)).to(device)
+    prm = AutoModelForCausalLM.from_pretrained(settings.model, dtype=resolve_dtype(settings.dtype, device)).to(device)
     # Frozen, in bf16 on a GPU as PRIME's reference (§precision), in fp32 on CPU.
     ref_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     ref = load_model("causal", ref_path, "the reference model", device, ref_dtype)

@@ -42,7 +42,10 @@ def test_the_hf_backend_and_the_reward_models_take_the_whole_vocabulary(tiny_mod
     """The hf backend rejected fp32 and fp16 before; the reward models' flags offer the same names."""
     pytest.importorskip("transformers")
     from prime_eval.backends.hf import HFBackend
-    from prime_eval.rewards.formatting import DTYPES as REWARD_DTYPES
+    from prime_eval.rewards.implicit_prm import ImplicitPRMSettings
+    from prime_eval.rewards.orm import ORMSettings
 
     assert HFBackend(str(tiny_model), device="cpu", dtype="fp32").describe()["dtype"] == "float32"
-    assert set(REWARD_DTYPES) == set(DTYPES)
+    for name in DTYPES:  # each settings class accepts every spelling of the one vocabulary
+        ORMSettings(model="m", dtype=name)
+        ImplicitPRMSettings(model="m", dtype=name)

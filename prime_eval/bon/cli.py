@@ -80,7 +80,8 @@ _NEURAL = ("format", "question_field", "batch_size", "padding_side", "device", "
 
 
 def _add_neural_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..rewards.formatting import DEVICES_HELP, DTYPES, FORMATS, PADDING_SIDES
+    from ..device import DEVICES_HELP, DTYPES
+    from ..rewards.formatting import FORMATS, PADDING_SIDES
     from ..rewards.steps import AGGREGATES, STEP_REWARDS
 
     g = parser.add_argument_group("implicit PRM and ORM (docs/reward-models.md)")

@@ -30,7 +30,7 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     from benchmarks.loading import load_benchmark
     from benchmarks.registry import parse_benchmark_list
 
-    from ..runner import _generate, open_run
+    from ..runner import generate, open_run
 
     definitions = parse_benchmark_list(config.benchmarks, config.include_path)
     # The bench labels candidates against a gold answer read back from JSONL; code tests are not such a value.
@@ -43,8 +43,9 @@ def generate_pool(config: RunConfig, output: Path, *, progress: bool = True) -> 
     backend = open_run(gen_dir, config)
     rows = []
     try:
+        plans = generate(loaded, config, backend, gen_dir, progress)
         for lb in loaded:
-            generated = _generate(lb, config, backend, gen_dir, progress)["generated"]
+            generated = plans[lb.definition.name]["generated"]
             for p in lb.problems:
                 for j in range(config.n):
                     g = generated[(p.id, j)]

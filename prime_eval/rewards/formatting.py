@@ -17,8 +17,6 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
-# The reward models and their CLIs take the one device/dtype vocabulary from here.
-from ..device import DEVICES_HELP, DTYPES, resolve_device, resolve_dtype  # noqa: F401
 from ..scoring import InputError
 from .steps import step_end_tokens
 

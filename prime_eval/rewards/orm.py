@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from ..device import DTYPES, resolve_device, resolve_dtype
 from ..scoring import InputError
 from .formatting import (
-    DTYPES,
     FORMATS,
     PADDING_SIDES,
     Format,
@@ -27,8 +27,6 @@ from .formatting import (
     load_tokenizer,
     offsets_tokenizer,
     progress_bar,
-    resolve_device,
-    resolve_dtype,
     scoring_errors,
     uses_chat,
 )

@@ -414,7 +414,8 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 def add_step_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``prime-eval step-eval``."""
-    from .formatting import DEVICES_HELP, DTYPES, FORMATS
+    from ..device import DEVICES_HELP, DTYPES
+    from .formatting import FORMATS
     from .steps import STEP_REWARDS
 
     parser.add_argument("--data", required=True, nargs="+", type=Path, metavar="FILE", help="ProcessBench JSONL")
