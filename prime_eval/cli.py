@@ -19,8 +19,8 @@ def _add_verify_options(p: argparse.ArgumentParser) -> None:
         "--timeout",
         type=positive_float,
         default=None,
-        help="wall-clock seconds per math check before it is killed (default 10; a code check is bounded by its "
-        "sandbox run instead)",
+        help="wall-clock seconds per check before it is killed (default: math 10, code the code verifier's own bound "
+        "on its sandbox run)",
     )
     g.add_argument(
         "--memory-mb", type=nonnegative_int, default=4096, help="address-space cap per worker process (0: no cap)"
@@ -247,7 +247,9 @@ def _code_scoring(args: argparse.Namespace, fields):
         return row_to_check({ID_FIELD: row[id_name], "response": row[fields.response]}, tasks, where=where)
 
     key_fields = (fields.id,) if fields.id else ID_NAMES
-    return get_verifier("code"), to_check, (*key_fields, fields.response)
+    # A code check runs outside the verify pool, so --timeout bounds its sandbox run instead.
+    settings = {"timeout_s": args.timeout} if args.timeout else {}
+    return get_verifier("code", **settings), to_check, (*key_fields, fields.response)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

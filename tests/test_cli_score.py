@@ -156,3 +156,20 @@ def test_code_benchmark_unknown_id_names_the_line(shared_data, tmp_path, capsys)
     ]
     assert main(args) == 2
     assert "gens.jsonl:2: unknown task_id 'Nope/1'" in capsys.readouterr().err
+
+
+def test_timeout_bounds_a_code_check(tmp_path):
+    """``--timeout`` reaches the code verifier's bound on its sandbox run (code checks run outside the pool)."""
+    import time
+
+    from tests._toy_code import toy_code_benchmark
+
+    definition = toy_code_benchmark(tmp_path)
+    spin = {"task_id": 7, "response": "```python\nwhile True:\n    pass\n```"}
+    src, out = _write(tmp_path / "gens.jsonl", [spin]), tmp_path / "scored.jsonl"
+    start = time.monotonic()
+    args = ["score", "--benchmark", str(definition), "--input", str(src), "--output", str(out), "--timeout", "1"]
+    assert main([*args, "--quiet"]) == 0
+    elapsed = time.monotonic() - start
+    # The code verifier's own bounds (8 s a check, 6 s a test) would take over 6 s here.
+    assert _read(out)[0]["correct"] is False and elapsed < 4.0
