@@ -105,22 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=_cmd_ls)
 
     from .bon.cli import add_bon_arguments, cmd_bon
-
-    bon = sub.add_parser("bon", help="Best-of-N bench of a reward model over candidate pools")
-    add_bon_arguments(bon)
-    bon.set_defaults(func=cmd_bon)
-
+    from .report.cli import add_report_arguments, cmd_report
     from .rewards.step_eval import add_step_eval_arguments, cmd_step_eval
 
-    step_eval = sub.add_parser("step-eval", help="ProcessBench-style first-error evaluation of a process reward model")
-    add_step_eval_arguments(step_eval)
-    step_eval.set_defaults(func=cmd_step_eval)
-
-    from .report.cli import add_report_arguments, cmd_report
-
-    report = sub.add_parser("report", help="leaderboard of runs beside published scores; --compare for two runs")
-    add_report_arguments(report)
-    report.set_defaults(func=cmd_report)
+    # Commands whose flags live with their feature.
+    for name, add_arguments, command, about in (
+        ("bon", add_bon_arguments, cmd_bon, "Best-of-N bench of a reward model over candidate pools"),
+        ("step-eval", add_step_eval_arguments, cmd_step_eval,
+         "ProcessBench-style first-error evaluation of a process reward model"),
+        ("report", add_report_arguments, cmd_report,
+         "leaderboard of runs beside published scores; --compare for two runs"),
+    ):  # fmt: skip
+        feature = sub.add_parser(name, help=about)
+        add_arguments(feature)
+        feature.set_defaults(func=command)
 
     lm = sub.add_parser("lm-eval-tasks", help="write prime's benchmarks as lm-evaluation-harness tasks")
     lm.add_argument("--output", required=True, type=Path, help="task folder for `lm_eval --include_path`")
