@@ -19,9 +19,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prime_common.errors import UserError
+from prime_common.typed_config import add_flags, setting
 
 IGNORE = -100  # the label torch's cross-entropy skips
 
@@ -32,36 +33,42 @@ class SFTError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class SFTConfig:
-    model: str  # a Hugging Face folder (prime_train.tiny.build_tiny_model's output) or Hub id
-    output: str
-    benchmark: str = "arith"
-    split: str | None = "train"  # generated benchmarks only; None: the definition's own data
+    model: str = setting(help="model folder (e.g. from build_tiny_model) or Hub id")
+    output: str = setting(help="folder for the fine-tuned model, tokenizer and sft.json")
+    benchmark: str = setting("arith", "whose worked solutions")
+    split: str | None = setting("train", "split of a generated benchmark; null: the definition's own data")
     # Defaults: the demo recipe for prime_train.tiny's model on arith (docs/arith.md). 4000 examples is nearly all
     # of arith's default train split (4394 problems), seen about ten times in 1200 steps: 500 steps left the model
     # miscopying operands (greedy 37.5% held-out, 18% at T = 1 on train prompts), 1200 steps reach 66% greedy.
-    examples: int = 4000
-    data_seed: int = 0  # which problems, for generated benchmarks
-    steps: int | None = 1200  # None: `epochs` passes over the examples
+    examples: int = setting(4000, "problems to train on")
+    data_seed: int = setting(0, "which problems (generated data)")
+    steps: int | None = setting(1200, "optimizer steps (0 or null: `epochs` passes over the examples)")
     epochs: float = 1.0
     lr: float = 3e-3
     warmup_ratio: float = 0.05
-    min_lr_ratio: float = 0.1
+    min_lr_ratio: float = setting(0.1, "cosine floor, x lr")
     weight_decay: float = 0.0
     batch_size: int = 32
-    max_length: int = 256  # longer examples are dropped (counted in sft.json), never cut: a cut answer teaches nothing
-    # This fraction of the examples gets only the final ``\boxed{gold}`` as its target, no worked steps: SFT data
-    # mixing careful and answer-only solutions, as real SFT sets do. The demo's second SFT stage uses 0.6, drawn per
-    # presentation (``answer_only_resample``), to give its model a habit RL should drop (prime_train.demo).
-    answer_only_fraction: float = 0.0
+    # Never cut: a cut answer teaches nothing.
+    max_length: int = setting(256, "longer examples are dropped (counted in sft.json)")
+    # SFT data mixing careful and answer-only solutions, as real SFT sets do. The demo's second SFT stage uses 0.6,
+    # drawn per presentation (``answer_only_resample``), to give its model a habit RL should drop (prime_train.demo).
+    answer_only_fraction: float = setting(
+        0.0, "share of examples trained on the final \\boxed{answer} alone, without worked steps"
+    )
     # False: a fixed, seeded share of the problems is always answer-only. True: every presentation of every problem
-    # draws afresh (probability ``answer_only_fraction``), so the model sees each problem both ways and
-    # learns worked steps for all of them, with bare answers as the more frequent first choice.
-    answer_only_resample: bool = False
-    seed: int = 0  # data order
-    prompt_mode: str | None = None  # None: the benchmark's prompt_mode, else chat (prime-eval run's default)
-    device: str = "auto"
-    threads: int | None = None  # torch intra-op threads on CPU; None: torch's default
-    progress: bool = True
+    # draws afresh, so the model sees each problem both ways and learns worked steps for all of them, with bare
+    # answers as the more frequent first choice.
+    answer_only_resample: bool = setting(
+        False, "draw answer-only afresh at every presentation instead of fixing it per problem"
+    )
+    seed: int = setting(0, "data order")
+    prompt_mode: Literal["prime", "prime_newlines", "chat", "plain"] | None = setting(
+        None, "default: the benchmark's prompt_mode (arith: chat, as prime-eval run)"
+    )
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
+    threads: int | None = setting(None, "torch CPU threads (1 on a shared machine); null: torch's default")
+    progress: bool = setting(True, "a progress bar")
 
     def __post_init__(self):
         if self.examples < 1 or self.batch_size < 1 or self.max_length < 2:
@@ -279,29 +286,7 @@ def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
     """``prime-train sft`` flags: one per SFTConfig field, same names with dashes; a flag not given is ``None``, so
     the value of ``--config`` (or the field's default) holds."""
     parser.add_argument("--config", type=Path, help="YAML file of these settings (key: value); flags override it")
-    parser.add_argument("--model", help="model folder (e.g. from build_tiny_model) or Hub id")
-    parser.add_argument("--output", help="folder for the fine-tuned model, tokenizer and sft.json")
-    parser.add_argument("--benchmark", help="whose worked solutions (default arith)")
-    parser.add_argument("--split", help="split of a generated benchmark (default train)")
-    parser.add_argument("--examples", type=int, help="problems to train on")
-    parser.add_argument("--data-seed", type=int, help="which problems (generated data)")
-    parser.add_argument("--steps", type=int, help="optimizer steps (0: --epochs passes)")
-    parser.add_argument("--epochs", type=float)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--warmup-ratio", type=float)
-    parser.add_argument("--min-lr-ratio", type=float, help="cosine floor, x lr")
-    parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--max-length", type=int, help="longer examples are dropped")
-    parser.add_argument("--answer-only-fraction", type=float,
-                        help="share of examples trained on the final \\boxed{answer} alone, without worked steps")  # fmt: skip
-    parser.add_argument("--answer-only-resample", action=argparse.BooleanOptionalAction,
-                        help="draw answer-only afresh at every presentation instead of fixing it per problem")  # fmt: skip
-    parser.add_argument("--seed", type=int, help="data order")
-    parser.add_argument("--prompt-mode", choices=("prime", "prime_newlines", "chat", "plain"),
-                        help="default: the benchmark's prompt_mode (arith: chat, as prime-eval run)")  # fmt: skip
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
+    add_flags(parser, SFTConfig)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -310,7 +295,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
     from prime_common.typed_config import given, load
 
     flags = {**given(args, SFTConfig), **({"progress": False} if args.quiet else {})}
-    if flags.get("steps") == 0:  # --steps 0: by epochs
+    if str(flags.get("steps")) == "0":  # --steps 0: by epochs
         flags["steps"] = None
     out = run_sft(load(SFTConfig, getattr(args, "config", None), flags))
     report = json.loads((out / "sft.json").read_text())

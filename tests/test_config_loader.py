@@ -167,6 +167,16 @@ def test_sft_and_prm_flags_win_over_the_file_and_the_file_over_defaults(tmp_path
     assert (prm.beta, prm.epochs, prm.seed) == (0.25, 3, 0)
 
 
+def test_sft_flags_come_from_its_fields(tmp_path, handed, capsys):
+    _sft(tmp_path, {}, "--steps", "0", "--prompt-mode", "plain", "--answer-only-resample")
+    sft = handed[0]
+    assert (sft.steps, sft.prompt_mode, sft.answer_only_resample) == (None, "plain", True)  # --steps 0: by epochs
+    with pytest.raises(SystemExit):
+        train_main(["sft", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--min-lr-ratio MIN_LR_RATIO cosine floor, x lr (default 0.1)" in out
+
+
 def test_a_setting_without_default_must_be_given(tmp_path, handed, capsys):
     assert train_main(["prm", "--model", "m", "--output", "o"]) == 2
     assert "prime-train prm: error: data is required" in capsys.readouterr().err and not handed
