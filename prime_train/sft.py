@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prime_common.errors import UserError
+from prime_common.jsonl import json_document, write_atomic
 from prime_common.typed_config import add_flags, setting
 
 IGNORE = -100  # the label torch's cross-entropy skips
@@ -270,7 +271,7 @@ def run_sft(config: SFTConfig) -> Path:
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
     }
-    (out / "sft.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(out / "sft.json", json_document(report))
     return out
 
 

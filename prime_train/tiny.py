@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from prime_common.jsonl import json_document, write_atomic
+
 BOS, EOS, PAD, IM_START = "<|bos|>", "<|im_end|>", "<|pad|>", "<|im_start|>"
 
 # ChatML-like, the shape of Qwen's template: "<|im_start|>assistant\n" opens the reply and EOS (<|im_end|>)
@@ -156,11 +158,5 @@ def build_tiny_model(
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    (path / "tiny_spec.json").write_text(_json({**asdict(spec), "seed": seed}))
+    write_atomic(path / "tiny_spec.json", json_document({**asdict(spec), "seed": seed}))
     return path
-
-
-def _json(value: dict) -> str:
-    import json
-
-    return json.dumps(value, indent=2) + "\n"
