@@ -15,7 +15,6 @@ code may be the fraction of tests passed.
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -124,30 +123,9 @@ def stderr(values: Sequence[float]) -> float:
     return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
-def bootstrap_ci(
-    values: Sequence[float], confidence: float = 0.95, iters: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval for the mean of per-problem ``values`` (problems resampled with replacement).
-
-    Resamples *problems*, never samples within a problem, so it is an interval for the benchmark mean and not
-    a best-of-N estimator. Fixed ``seed`` makes it reproducible.
-    """
-    if not values:
-        raise ValueError("bootstrap_ci of no values")
-    if not 0 < confidence < 1 or iters < 1:
-        raise ValueError(f"need 0 < confidence < 1 and iters >= 1, got {confidence}, {iters}")
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(iters))
-    alpha = (1 - confidence) / 2
-    lo = means[max(0, math.floor(alpha * iters))]
-    hi = means[min(iters - 1, math.ceil((1 - alpha) * iters) - 1)]
-    return lo, hi
-
-
 @dataclass(frozen=True)
 class Estimate:
-    """A benchmark-level metric: mean over problems and its standard error; ``per_problem`` for bootstraps."""
+    """A benchmark-level metric: mean over problems, its standard error, and each problem's value."""
 
     mean: float
     stderr: float

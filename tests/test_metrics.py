@@ -15,7 +15,6 @@ from prime_eval.metrics import (
     BenchmarkScores,
     SampleResult,
     avg_at_n,
-    bootstrap_ci,
     correct_by_answer,
     default_ks,
     maj_at_k,
@@ -185,19 +184,6 @@ def test_stderr_hand_case():
     assert stderr([0.7]) == 0.0
     with pytest.raises(ValueError):
         stderr([])
-
-
-def test_bootstrap_ci_brackets_mean_and_is_reproducible():
-    values = [0.0, 1.0] * 20 + [1.0] * 10
-    lo, hi = bootstrap_ci(values)
-    assert lo < statistics.fmean(values) < hi
-    assert (lo, hi) == bootstrap_ci(values)  # fixed seed
-    assert hi - lo == pytest.approx(2 * 1.96 * stderr(values), rel=0.25)  # roughly the normal interval
-    assert bootstrap_ci([0.3, 0.3, 0.3]) == (pytest.approx(0.3), pytest.approx(0.3))
-    with pytest.raises(ValueError):
-        bootstrap_ci([])
-    with pytest.raises(ValueError):
-        bootstrap_ci([1.0], confidence=1.5)
 
 
 def test_weighted_average_default_is_unweighted():
