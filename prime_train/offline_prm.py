@@ -33,9 +33,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from prime_common.jsonl import Appender, json_document, prepare_output_file, write_atomic
+from prime_common.jsonl import json_document, prepare_output_file, write_atomic
 from prime_common.typed_config import add_flags, setting
 from prime_eval.scoring import InputError, read_rows
+
+from .metrics_log import MetricsLog
 
 MAX_REPORTED_ERRORS = 10
 
@@ -60,6 +62,7 @@ class PRMTrainSettings:
     device: str = setting("auto", "auto (cuda if available), cpu, cuda, cuda:1, ...")
     dtype: Literal["float32", "fp32", "bfloat16", "bf16"] = setting("float32", "the PRM's weights")
     gradient_checkpointing: bool = setting(False, "trade compute for memory")
+    tensorboard: bool = setting(True, "log each step to <output>/tensorboard too (metrics.jsonl always)")
     max_pairs_per_prompt: int = setting(8, "dpo only")
     prompt_field: str = "prompt"
     response_field: str = "response"
@@ -206,9 +209,9 @@ def train(
     progress: bool = True,
     encoded: list[Tokenized] | None = None,
 ) -> PRMTrainResult:
-    """Train ``prm`` in place against the frozen ``ref``; logs every optimizer step to
-    ``settings.output/train_log.jsonl``. Models must already be on one device. ``encoded``: the examples'
-    :func:`encode_examples`, when the caller already has them."""
+    """Train ``prm`` in place against the frozen ``ref``; logs every optimizer step through the trainer's
+    :class:`MetricsLog` (``settings.output/metrics.jsonl``, TensorBoard). Models must already be on one device.
+    ``encoded``: the examples' :func:`encode_examples`, when the caller already has them."""
     import torch
     from tqdm import tqdm
 
@@ -235,10 +238,10 @@ def train(
     opt = torch.optim.AdamW(prm.parameters(), lr=settings.lr, betas=(0.9, 0.999), weight_decay=0.0)
     rng = random.Random(settings.seed)
     steps_per_epoch = math.ceil(len(units) / settings.batch_size)
-    log_path = Path(settings.output) / "train_log.jsonl"
-    prepare_output_file(log_path)
-    write_atomic(log_path, "")  # every run trains afresh, so its log starts empty
-    log = Appender(log_path)
+    out = Path(settings.output)
+    prepare_output_file(out / "metrics.jsonl")  # an unusable output is one line before anything is written
+    log = MetricsLog(out, tensorboard=settings.tensorboard, wandb_project=None, config=asdict(settings))
+    log.truncate_after(0)  # every run trains afresh, so its log starts empty
     bar = tqdm(total=steps_per_epoch * settings.epochs, desc="prm", unit="step", disable=not progress)
     first_loss = last_loss = float("nan")
     step, t0 = 0, time.monotonic()
@@ -290,10 +293,8 @@ def train(
                     acc = prm_pairwise_accuracy(s_all.unsqueeze(1), ones, o_all, group).item()
                 first_loss = loss_total if step == 1 else first_loss
                 last_loss = loss_total
-                record = {"step": step, "epoch": epoch, "loss": loss_total, "pairwise_acc": acc,
-                          "grad_norm": float(grad_norm), "lr": settings.lr, "units": len(batch),
-                          "seconds": round(time.monotonic() - t0, 3)}  # fmt: skip
-                log.write(record)
+                log.log(step, {"epoch": epoch, "loss": loss_total, "pairwise_acc": acc, "grad_norm": float(grad_norm),
+                               "lr": settings.lr, "units": len(batch), "seconds": round(time.monotonic() - t0, 3)})  # fmt: skip
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_total:.4f}", acc="n/a" if acc is None else f"{acc:.2f}")
     finally:

@@ -25,6 +25,8 @@ from prime_common.errors import UserError
 from prime_common.jsonl import json_document, write_atomic
 from prime_common.typed_config import add_flags, setting
 
+from .metrics_log import MetricsLog
+
 IGNORE = -100  # the label torch's cross-entropy skips
 
 
@@ -70,6 +72,7 @@ class SFTConfig:
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, ...")
     threads: int | None = setting(None, "torch CPU threads (1 on a shared machine); null: torch's default")
     progress: bool = setting(True, "a progress bar")
+    tensorboard: bool = setting(True, "log each step to <output>/tensorboard too (metrics.jsonl always)")
 
     def __post_init__(self):
         if self.examples < 1 or self.batch_size < 1 or self.max_length < 2:
@@ -224,6 +227,11 @@ def run_sft(config: SFTConfig) -> Path:
         optimizer, lambda s: _lr_factor(s, total, warmup, config.min_lr_ratio)
     )
     batches = _batches(len(examples), config.batch_size, config.seed)
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    # The trainer's log: metrics.jsonl (a rerun starts it afresh) and TensorBoard.
+    log = MetricsLog(out, tensorboard=config.tensorboard, wandb_project=None, config=asdict(config))
+    log.truncate_after(0)
     losses: list[float] = []
     tokens = seen = 0
     bar = _bar(total, config.progress)
@@ -236,20 +244,21 @@ def run_sft(config: SFTConfig) -> Path:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        lr = optimizer.param_groups[0]["lr"]  # this step's
         optimizer.step()
         scheduler.step()
         losses.append(loss.item())
+        log.log(len(losses), {"loss": losses[-1], "lr": lr})
         tokens += int((batch["labels"] != IGNORE).sum())
         seen += batch["input_ids"].numel()
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    log.close()
     if bar is not None:
         bar.close()
 
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
     model.eval().to("cpu").save_pretrained(out)
     tokenizer.save_pretrained(out)
     tail = losses[-10:]
@@ -265,7 +274,6 @@ def run_sft(config: SFTConfig) -> Path:
         "first_loss": losses[0],
         "final_loss": losses[-1],
         "final_loss_mean10": sum(tail) / len(tail),
-        "loss_curve": {step + 1: losses[step] for step in range(0, total, max(1, total // 20))},
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,  # all threads: on a busy machine, seconds / cpu_seconds shows the contention
         "device": str(device),

@@ -145,7 +145,7 @@ def test_training_learns_the_outcome_and_leaves_the_reference_alone(tiny_model, 
     examples = read_examples(data, settings)
     labels = [ex.label for ex in examples]
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "train_log.jsonl").write_text('{"step": 99}\n' * 50)  # an earlier run's: replaced
+    (tmp_path / "out" / "metrics.jsonl").write_text('{"step": 99}\n' * 50)  # an earlier run's: replaced
     prm, tok = _load(tiny_model)
     ref, _ = _load(tiny_model)
     before_prm = {k: v.clone() for k, v in prm.state_dict().items()}
@@ -163,7 +163,8 @@ def test_training_learns_the_outcome_and_leaves_the_reference_alone(tiny_model, 
     assert sum(ce).item() / len(ce) < math.log(2) - 0.05  # the CE over the whole set fell from log 2
 
     steps = 6 * math.ceil((16 if objective == "ce" else 8) / 8)
-    log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert (tmp_path / "out" / "tensorboard").is_dir()  # the trainer's log, TensorBoard too
     assert result.optimizer_steps == len(log) == steps and [r["step"] for r in log] == list(range(1, steps + 1))
     assert log[0]["loss"] == pytest.approx(math.log(2)) and log[-1]["loss"] < log[0]["loss"] - 0.05
     assert log[-1]["pairwise_acc"] == 1.0

@@ -78,6 +78,10 @@ def test_sft_lowers_the_loss_and_writes_a_loadable_folder(arith_model, tmp_path)
         assert report["final_loss_mean10"] < report["first_loss"] - 0.5
         assert (report["steps"], report["examples"], report["prompt_mode"]) == (12, 96, "chat")
         assert report["data"]["split"] == "train" and report["config"]["lr"] == 3e-3
+        # Every step in the trainer's log (metrics.jsonl + TensorBoard), the lr at its peak, then cosine decay.
+        log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in log] == list(range(1, 13)) and log[0]["loss"] == report["first_loss"]
+        assert max(r["lr"] for r in log) == 3e-3 > log[-1]["lr"] and (out / "tensorboard").is_dir()
         # Same settings, same run: the data order and the updates depend on the seed alone.
         again = run_sft(SFTConfig(model=str(arith_model), output=str(tmp_path / "again"), examples=96, steps=12,
                                   batch_size=8, lr=3e-3, progress=False))  # fmt: skip
