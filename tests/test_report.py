@@ -351,3 +351,11 @@ def test_html_is_one_self_contained_file(runs, tmp_path):
     used = set(re.findall(r'<a href="#note-([a-z0-9]+)">', html))
     defined = set(re.findall(r'<li id="note-([a-z0-9]+)">', html))
     assert used and used == defined
+
+
+def test_console_summary_shows_the_scores_a_run_has(runs, tmp_path, capsys):
+    """A run without the paper's suite (here math500 alone) prints its own benchmarks, not an empty average."""
+    assert main(["report", str(runs["sampled"]), str(runs["old"]), "--output", str(tmp_path / "r")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("sampled") and "math500 " in line and "—" not in line for line in lines)
+    assert any(line.startswith("old") and "avg5 50.0" in line for line in lines)
