@@ -33,21 +33,20 @@ def json_line(row: Any) -> str:
     """One JSONL line. Text stays readable (no ``\\u`` escapes), except that a string holding a lone surrogate
     (``"\\ud800"``: valid JSON, which a model can emit, but not encodable as UTF-8) is written with escapes: the
     line is then plain ASCII and reads back to the very same string, so such a row can be written and resumed."""
-    try:
-        text = json.dumps(row, ensure_ascii=False)
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(row, ensure_ascii=True)
-    return text + "\n"
+    return _json_text(row)
 
 
 def json_document(value: Any) -> str:
     """An indented JSON file's text, with the same rule for lone surrogates as ``json_line``."""
+    return _json_text(value, indent=2, default=str)
+
+
+def _json_text(value: Any, **options: Any) -> str:
     try:
-        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        text = json.dumps(value, ensure_ascii=False, **options)
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(value, indent=2, ensure_ascii=True, default=str)
+        text = json.dumps(value, ensure_ascii=True, **options)
     return text + "\n"
 
 
