@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loading import LoadedBenchmark, load_benchmark
-from benchmarks.registry import parse_benchmark_list
+from benchmarks.registry import groups, parse_benchmark_list
 from prime_common.errors import UserError
 from prime_common.jsonl import Appender, json_document, prepare_output_dir, read_repairing, write_atomic
 
@@ -334,7 +334,7 @@ def _run_locked(
     return results
 
 
-PAPER_BENCHMARKS = ("aime24", "amc", "math500", "minerva_math", "olympiadbench")
+PAPER_BENCHMARKS = groups()["paper_math"].benchmarks
 
 
 def _paper_average(per_benchmark: dict[str, Any]) -> dict[str, Any] | None:
