@@ -16,12 +16,13 @@ Each stage is skipped when its output already exists, so a rerun after an interr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from prime_common.jsonl import json_document, read_jsonl, write_atomic
 
 from .config import load_config
 
@@ -81,7 +82,7 @@ def _rl(recipe_overrides: dict[str, Any], out: Path) -> Path:
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    return read_jsonl(path) if path.is_file() else []
 
 
 def _smooth(values: list[float], width: int = 5) -> list[float]:
@@ -214,8 +215,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     curves = plot_curves(runs, root / "curves.png")
     summary = summarize(runs)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    (root / "summary.json").write_text(
-        json.dumps({"runs": summary, "wall_s": seconds, "cpu_s_main_process": cpu_seconds}, indent=2) + "\n"
+    write_atomic(
+        root / "summary.json", json_document({"runs": summary, "wall_s": seconds, "cpu_s_main_process": cpu_seconds})
     )
     lines = []
     start = next((s["reward_start"] for s in summary.values() if "reward_start" in s), None)

@@ -38,8 +38,10 @@ TIMEOUT_S = 3.0
 
 
 def _load(data: Path) -> list[dict]:
+    from prime_common.jsonl import read_jsonl
+
     path = data / "humaneval" / "HumanEval.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def _program(problem: dict) -> str:

@@ -13,14 +13,15 @@ checkpoint is scored by ``prime-eval run`` through the trainer's own evaluation.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from prime_common.jsonl import json_document, read_jsonl, write_atomic
+from prime_eval.metrics import stderr
 
 ALGORITHMS = {"PRIME": [], "RLOO": ["--prm.enabled", "false"]}
 
@@ -76,17 +77,14 @@ def curves(runs: list[Run]) -> dict[str, dict[int, tuple[float, float, int]]]:
     """Per algorithm and evaluation step: (mean, standard error, seeds) of held-out greedy accuracy in %."""
     by: dict[str, dict[int, list[float]]] = {}
     for run in runs:
-        for line in (run.folder / "eval.jsonl").read_text().splitlines():
-            row = json.loads(line)
+        for row in read_jsonl(run.folder / "eval.jsonl"):
             if "arith/avg" in row:
                 by.setdefault(run.algorithm, {}).setdefault(row["step"], []).append(100 * row["arith/avg"])
     out: dict[str, dict[int, tuple[float, float, int]]] = {}
     for algorithm, steps in by.items():
         out[algorithm] = {}
         for step, values in sorted(steps.items()):
-            mean = sum(values) / len(values)
-            var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
-            out[algorithm][step] = (mean, math.sqrt(var / len(values)), len(values))
+            out[algorithm][step] = (sum(values) / len(values), stderr(values), len(values))
     return out
 
 
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                    for a, steps in table.items()},
         "wall_s": time.perf_counter() - started,
     }  # fmt: skip
-    (args.output / "prime_vs_rloo.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_atomic(args.output / "prime_vs_rloo.json", json_document(result))
     for algorithm, steps in table.items():
         print(f"{algorithm}: " + ", ".join(f"step {s} {m:.1f}+-{e:.1f}" for s, (m, e, _) in steps.items()))
     print(f"figure: {figure or '(install matplotlib)'}; table: {args.output / 'prime_vs_rloo.json'}")
