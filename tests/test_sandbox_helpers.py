@@ -129,3 +129,15 @@ def test_a_run_naming_a_module_the_box_lacks_is_refused_and_the_box_goes_on(back
     refused = backend.run(PROGRAM, sealed="x", helper="_missing_helper")
     assert refused.status.value == "sandbox_error" and "helper" in refused.reason
     assert json.loads(_run(backend, "after").stdout)["sealed"] == "after"
+
+
+def test_a_candidate_flooding_the_helper_costs_its_own_check_only():
+    """The helper outlives runs, so answers at and past the wire's frame limit (16 MiB) must cost the flooding check
+    its tests and nothing more: the next check, served by the same box, scores in full."""
+    verifier = CodeVerifier(CodeConfig(timeout_s=10, test_timeout_s=5))
+    tests = CodeTests(tests=("assert add(1, 2) == 3", "assert add(2, 2) == 4"), entry_point="add")
+    flood = "def add(a, b):\n    return 'x' * (((16 << 20) - 64) if a == 1 else (17 << 20))\n"
+    flooded = verifier.verify(f"```python\n{flood}```", tests)
+    assert flooded.details["passed"] == 0 and not flooded.correct, flooded.details
+    honest = verifier.verify("```python\ndef add(a, b):\n    return a + b\n```", tests)
+    assert honest.correct and honest.details["passed"] == 2, honest.details
